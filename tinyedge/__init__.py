@@ -1,2 +1,25 @@
-"""tinyedge: compile ONNX models into flat .tem files and run them with a small C runtime."""
+"""tinyedge: compile ONNX models into flat .tem files and run them with a small C runtime.
+
+    import tinyedge
+    tinyedge.build("model.onnx", "model.tem")
+    m = tinyedge.load("model.tem")
+    outputs = m.run([x])
+"""
 __version__ = "0.1.0"
+
+
+def load(path, threads: int = 1):
+    """Load a .tem file with the C runtime; returns a `tinyedge.runtime.Model`."""
+    from .runtime import load as _load
+
+    return _load(path, threads=threads)
+
+
+def build(src, out, input_shapes=None, on_stage=None):
+    """Compile a source model (ONNX) into a .tem file; returns a `tinyedge.compiler.BuildResult`."""
+    from .compiler import build as _build
+
+    return _build(src, out, input_shapes=input_shapes, on_stage=on_stage)
+
+
+__all__ = ["__version__", "load", "build"]

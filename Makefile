@@ -1,0 +1,50 @@
+# tinyedge: `make demo` and `make test` set up everything they need on a fresh Debian/Ubuntu machine.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+OUT    ?= build
+RUNTIME_SOURCES := $(shell find runtime_c -name '*.c' -o -name '*.h' -o -name '*.def') tinyedge/_runtime_build.py
+
+.PHONY: demo test sysdeps venv runtime bench bench-env codegen clean
+
+demo: venv
+	$(BIN)/python examples/digits/demo.py --out-dir $(OUT)/demo
+
+test: venv
+	$(BIN)/python -m pytest -q
+
+sysdeps:
+	@bash scripts/sysdeps.sh
+
+venv: $(VENV)/.deps-installed $(VENV)/.runtime-built
+
+# Python packages (test and demo extras included): reinstalled when the project's metadata changes.
+$(VENV)/.deps-installed: pyproject.toml setup.py | sysdeps
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip setuptools wheel cffi
+	$(BIN)/pip install -q --no-build-isolation -e ".[test]"
+	touch $@
+
+# The C runtime as a cffi extension, rebuilt in place whenever its sources change.
+$(VENV)/.runtime-built: $(RUNTIME_SOURCES) $(VENV)/.deps-installed
+	$(BIN)/python tinyedge/_runtime_build.py
+	touch $@
+
+runtime: $(VENV)/.runtime-built
+
+# Regenerate runtime_c/src/ops.gen.h and docs/ops.md from the op table.
+codegen:
+	$(BIN)/python -m tinyedge.ir.codegen
+
+# The peers (onnxruntime, LiteRT, TensorFlow) live in their own environment: the tests do not need them.
+bench-env: venv
+	test -x .venv-bench/bin/python || $(PYTHON) -m venv .venv-bench
+	.venv-bench/bin/pip install -q -r benchmarks/requirements.txt
+	.venv-bench/bin/pip install -q --no-build-isolation -e .
+	.venv-bench/bin/python tinyedge/_runtime_build.py
+
+bench: bench-env
+	.venv-bench/bin/python benchmarks/float_vs_peers.py
+
+clean:
+	rm -rf $(OUT) build *.egg-info tinyedge/_runtime*.so .pytest_cache .hypothesis

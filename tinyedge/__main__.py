@@ -1,0 +1,6 @@
+"""`python -m tinyedge` is the `tinyedge` command."""
+import sys
+
+from .cli import main
+
+sys.exit(main())
