@@ -162,6 +162,8 @@ def _pool2d(shapes, attrs):
 
 def _mean(shapes, attrs):
     x = shapes[0]
+    _check(all(-len(x) <= a < len(x) for a in attrs["axes"]),
+           f"mean: axes {attrs['axes']} out of range for rank {len(x)}")
     axes = sorted(a % len(x) for a in attrs["axes"])
     if attrs["keepdims"]:
         return [tuple(1 if i in axes else d for i, d in enumerate(x))]
