@@ -108,7 +108,8 @@ typedef struct te_kernel {
 
 /* ---- helpers for prepare steps (shapes.c) ---- */
 
-/* Check that t exists, has the dtype and rank; fails with a message naming the node and `what`. */
+/* Check that t exists, has the dtype and rank (rank < 0: any rank 0..TE_MAX_RANK); fails with a
+ * message naming the node and `what`. */
 te_status te_expect(te_prepare_ctx *ctx, const te_node *node, const te_tensor *t, const char *what,
                     te_dtype dtype, int rank);
 
@@ -121,6 +122,7 @@ te_status te_expect_dims(te_prepare_ctx *ctx, const te_node *node, const te_tens
 int64_t te_window_out(int64_t size, int64_t k, int64_t stride, int64_t dilation, int64_t pad_begin,
                       int64_t pad_end, int ceil_mode);
 
-static inline float te_clampf(float v, float lo, float hi) { return v < lo ? lo : (v > hi ? hi : v); }
+/* min(max(v, lo), hi) as numpy: every value becomes hi when lo > hi; a NaN v stays NaN. */
+static inline float te_clampf(float v, float lo, float hi) { v = v < lo ? lo : v; return v > hi ? hi : v; }
 
 #endif /* TE_INTERNAL_H */

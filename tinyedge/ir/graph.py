@@ -85,7 +85,7 @@ class Graph:
 
     def add_const(self, name: str, array: np.ndarray) -> str:
         """Add a constant tensor (a fresh name is chosen if `name` is taken); returns its name."""
-        arr = np.ascontiguousarray(array)
+        arr = np.ascontiguousarray(array).reshape(np.shape(array))  # keeps 0-d arrays 0-d
         name = self.unique_name(name)
         self.tensors[name] = Tensor(name, tuple(arr.shape), str(arr.dtype), arr)
         return name

@@ -186,7 +186,8 @@ def _transpose(shapes, attrs):
 
 def _concat(shapes, attrs):
     r = len(shapes[0])
-    axis = attrs["axis"] % r if r else 0
+    _check(r >= 1 and -r <= attrs["axis"] < r, f"concat: axis {attrs['axis']} out of range for rank {r}")
+    axis = attrs["axis"] % r
     for s in shapes[1:]:
         _check(len(s) == r and all(s[i] == shapes[0][i] for i in range(r) if i != axis),
                f"concat: shapes {list(map(tuple, shapes))} differ off axis {axis}")
