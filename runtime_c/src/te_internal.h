@@ -42,7 +42,7 @@ typedef struct {
 typedef struct {
     int32_t axis;  /* -1: per tensor */
     uint32_t n;
-    const float *scales;      /* n entries, inside the model's buffer (copied if unaligned) */
+    const float *scales;      /* n entries, in place in the model's buffer (4-aligned, checked at load) */
     const int32_t *zero_points;
 } te_quant;
 

@@ -1,0 +1,145 @@
+/*
+ * loader_prepare.c - the last load step (docs/format.md, check 8, second half): the activation arena,
+ * one kernel per op (kernels.c chooses), each kernel's prepare (which checks shapes, dtypes and
+ * attributes and sizes its scratch), then the one scratch buffer all ops share. Also the load-time
+ * services prepare steps use: te_prepare_alloc and te_prepare_fail (te_internal.h).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model_internal.h"
+
+static const char *te_dtype_name(te_dtype dtype)
+{
+    switch (dtype) {
+    case TE_DTYPE_F32: return "float32";
+    case TE_DTYPE_I8: return "int8";
+    case TE_DTYPE_U8: return "uint8";
+    case TE_DTYPE_I32: return "int32";
+    case TE_DTYPE_I16: return "int16";
+    default: return "?";
+    }
+}
+
+void *te_prepare_alloc(te_prepare_ctx *ctx, size_t size)
+{
+    return te_model_alloc(ctx->model, size);
+}
+
+te_status te_prepare_fail(te_prepare_ctx *ctx, const te_node *node, te_status status,
+                          const char *fmt, ...)
+{
+    te_model *m = ctx->model;
+    const te_op_schema *schema = node ? te_op_schema_of((uint32_t)node->opcode) : NULL;
+    size_t n;
+    va_list ap;
+    n = (size_t)snprintf(m->error, sizeof m->error, "OPS[%lu] '%s' (%s, %s): ",
+                         (unsigned long)ctx->op_index, node && node->name ? node->name : "?",
+                         schema ? schema->name : "?",
+                         node && node->kernel ? node->kernel->name : "no kernel");
+    if (n < sizeof m->error) {
+        va_start(ap, fmt);
+        vsnprintf(m->error + n, sizeof m->error - n, fmt, ap);
+        va_end(ap);
+    }
+    return status == TE_OK ? TE_ERR_SHAPE : status;
+}
+
+/* Allocate (or adopt) the arena and point every activation into it. */
+static te_status te_setup_arena(te_model *m, const te_options *options)
+{
+    uint32_t i;
+    if (options->arena != NULL) {
+        if ((uint64_t)options->arena_size < m->arena_size)
+            return te_model_fail(m, TE_ERR_ARG, "options: arena of %llu bytes is smaller than the "
+                                 "%llu bytes of the plan", (unsigned long long)options->arena_size,
+                                 (unsigned long long)m->arena_size);
+        m->arena = (uint8_t *)options->arena;
+    } else {
+        if (m->arena_size > (uint64_t)(SIZE_MAX - TE_ALIGN))
+            return te_model_fail(m, TE_ERR_NOMEM, "PLAN: an arena of %llu bytes does not fit this "
+                                 "address space", (unsigned long long)m->arena_size);
+        /* Zeroed once so that a run never reads indeterminate bytes, whatever a kernel does. */
+        m->arena_raw = calloc((size_t)m->arena_size + TE_ALIGN, 1);
+        if (m->arena_raw == NULL)
+            return te_model_fail(m, TE_ERR_NOMEM, "PLAN: out of memory for an arena of %llu bytes",
+                                 (unsigned long long)m->arena_size);
+        m->arena = (uint8_t *)te_align_up(m->arena_raw);
+    }
+    for (i = 0; i < m->n_tensors; i++)
+        if (m->tensors[i].storage == 0)
+            m->tensors[i].data = m->arena + m->tensors[i].offset;
+    return TE_OK;
+}
+
+/* "float32" or "float32, int8": the dtypes this build has kernels for, for an error message. */
+static void te_kernel_dtypes(int opcode, char *buf, size_t size)
+{
+    size_t count, i, used = 0;
+    const te_kernel *k = te_kernel_table(&count);
+    buf[0] = '\0';
+    for (i = 0; i < count && used < size; i++)
+        if (k[i].opcode == opcode && strstr(buf, te_dtype_name(k[i].dtype)) == NULL)
+            used += (size_t)snprintf(buf + used, size - used, "%s%s", used ? ", " : "",
+                                     te_dtype_name(k[i].dtype));
+    if (buf[0] == '\0')
+        snprintf(buf, size, "none");
+}
+
+static te_status te_prepare_node(te_model *m, uint32_t i, uint32_t allowed)
+{
+    te_node *node = &m->nodes[i];
+    const te_op_schema *schema = te_op_schema_of((uint32_t)node->opcode);
+    te_prepare_ctx ctx;
+    te_dtype dtype = node->out[0]->dtype;
+    te_status st;
+    node->kernel = te_kernel_select(node->opcode, dtype, allowed);
+    if (node->kernel == NULL) {
+        char have[64];
+        te_kernel_dtypes(node->opcode, have, sizeof have);
+        return te_model_fail(m, TE_ERR_UNSUPPORTED, "OPS[%lu] '%s' (%s): no kernel for output dtype "
+                             "%s in this build (it has: %s)", (unsigned long)i, node->name,
+                             schema->name, te_dtype_name(dtype), have);
+    }
+    ctx.model = m;
+    ctx.op_index = i;
+    m->error[0] = '\0';
+    st = node->kernel->prepare(node, &ctx);
+    if (st != TE_OK && m->error[0] == '\0')
+        te_model_fail(m, st, "OPS[%lu] '%s' (%s, %s): prepare refused the op", (unsigned long)i,
+                      node->name, schema->name, node->kernel->name);
+    return st;
+}
+
+te_status te_load_prepare(te_model *m, const te_options *options)
+{
+    uint32_t allowed = te_cpu_isas();
+    size_t scratch = 0;
+    uint32_t i;
+    te_status st = te_setup_arena(m, options);
+    if (st != TE_OK)
+        return st;
+    if (options->isa_mask != 0)
+        allowed &= options->isa_mask;
+    for (i = 0; i < m->n_nodes; i++) {
+        st = te_prepare_node(m, i, allowed);
+        if (st != TE_OK)
+            return st;
+        if (m->nodes[i].scratch_size > scratch)
+            scratch = m->nodes[i].scratch_size;
+    }
+    if (scratch > 0) {
+        if (scratch > SIZE_MAX - TE_ALIGN)
+            return te_model_fail(m, TE_ERR_NOMEM, "scratch of %lu bytes does not fit this address "
+                                 "space", (unsigned long)scratch);
+        m->scratch_raw = calloc(scratch + TE_ALIGN, 1);
+        if (m->scratch_raw == NULL)
+            return te_model_fail(m, TE_ERR_NOMEM, "out of memory for %lu bytes of scratch",
+                                 (unsigned long)scratch);
+        m->scratch = (uint8_t *)te_align_up(m->scratch_raw);
+    }
+    m->scratch_size = scratch;
+    return TE_OK;
+}
