@@ -410,12 +410,25 @@ class _Reader:
                 raise self.fail(where, f"output {j} '{t.name}' is a constant, a graph input or "
                                        f"written by another op")
             written.add(idx)
+        self.check_no_aliasing(where, tensors, [i for i in ins if i is not None], list(ids[n_in:]))
         p_total = self.section(L.Section.PARAMS)[1]
         if p_off % L.PARAMS_ALIGN or p_off + p_size > p_total:
             raise self.fail(where, f"params [{p_off}, {p_off + p_size}) are not 4-aligned inside "
                                    f"PARAMS ({p_total} bytes)")
         attrs = self.params(where, d.name, p_off, p_size)
         return TemOp(opcode, d.name, name, ins, list(ids[n_in:]), attrs)
+
+    def check_no_aliasing(self, where: str, tensors, ins: list[int], outs: list[int]) -> None:
+        """An output must not share arena bytes with the op's inputs or other outputs (kernels read
+        their inputs while writing their outputs)."""
+        for j, o in enumerate(outs):
+            a = tensors[o]
+            for other in ins + outs[:j]:
+                b = tensors[other]
+                if b.is_const or other == o:
+                    continue
+                if a.offset < b.offset + b.nbytes and b.offset < a.offset + a.nbytes:
+                    raise self.fail(where, f"output '{a.name}' overlaps '{b.name}' in the arena")
 
     def metadata(self) -> dict[str, str]:
         count = self.table_count(L.Section.METADATA, L.META_PAIR.size, head=L.U32.size)

@@ -97,6 +97,12 @@ def _binary(shapes, attrs):
     return [broadcast_shapes(shapes[0], shapes[1])]
 
 
+def _prelu(shapes, attrs):
+    out = broadcast_shapes(shapes[0], shapes[1])
+    _check(out == tuple(shapes[0]), f"prelu: slope {shapes[1]} must broadcast to x {shapes[0]}")
+    return [out]
+
+
 def _conv2d(shapes, attrs):
     x, w = shapes[0], shapes[1]
     _check(len(x) == 4 and len(w) == 4, "conv2d wants NHWC input and OHWI weights")
@@ -157,6 +163,8 @@ def _pool2d(shapes, attrs):
     dh, dw = attrs.get("dilations", (1, 1))
     pt, pl, pb, pr = attrs["pads"]
     cm = bool(attrs["ceil_mode"])
+    _check(all(p < k for p, k in zip(attrs["pads"], (kh, kw, kh, kw))),
+           f"pooling: pads {attrs['pads']} must be smaller than the kernel {attrs['kernel']}")
     return [(n, conv_out_size(h, kh, sh, dh, pt, pb, cm), conv_out_size(w, kw, sw, dw, pl, pr, cm), c)]
 
 
@@ -277,7 +285,7 @@ _defs = [
           groups=frozenset({"binary", "elementwise", "commutative"})),
     OpDef("div", 8, ("a", "b"), CLAMP, _binary, "a / b with broadcasting, fused clamp.",
           groups=frozenset({"binary", "elementwise"})),
-    OpDef("prelu", 9, ("x", "slope"), (), _binary,
+    OpDef("prelu", 9, ("x", "slope"), (), _prelu,
           "x where x >= 0, else slope * x; slope broadcasts to x.",
           groups=frozenset({"binary", "elementwise"})),
     OpDef("clip", 10, ("x",), (Attr("min", "float", -INF), Attr("max", "float", INF)), _elementwise,

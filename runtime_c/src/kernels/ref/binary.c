@@ -144,7 +144,12 @@ te_status te_div_f32_prepare(te_node *node, te_prepare_ctx *ctx)
 
 te_status te_prelu_f32_prepare(te_node *node, te_prepare_ctx *ctx)
 {
-    return binary_prepare(node, ctx, -1);
+    te_status st = binary_prepare(node, ctx, -1);
+    if (st != TE_OK)
+        return st;
+    /* ONNX broadcasts the slope to x only: the output keeps x's shape. */
+    return te_expect_dims(ctx, node, node->out[0], "output (x's shape)", node->in[0]->rank,
+                          node->in[0]->dims);
 }
 
 void te_add_f32_eval(const te_node *node, void *scratch)
