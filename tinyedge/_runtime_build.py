@@ -93,21 +93,26 @@ extern "Python" void te_py_profile_op(void *user, int op_index, uint64_t nanosec
 """
 
 
-def c_sources() -> list[str]:
-    """Every .c file of the runtime library (absolute paths: cffi compiles from its build dir)."""
-    return sorted(str(p) for p in (RUNTIME / "src").rglob("*.c"))
+def make_ffibuilder(absolute: bool) -> FFI:
+    """The cffi builder of the runtime. setuptools (setup.py) wants paths relative to the project;
+    a direct `ffibuilder.compile` runs from its own temp directory and needs absolute ones."""
+    def path(p: Path) -> str:
+        return str(p) if absolute else os.path.relpath(p, ROOT)
+
+    builder = FFI()
+    builder.cdef(CDEF)
+    builder.set_source(
+        "tinyedge._runtime",
+        '#include "tinyedge.h"\n',
+        sources=sorted(path(p) for p in (RUNTIME / "src").rglob("*.c")),
+        include_dirs=[path(RUNTIME / "include"), path(RUNTIME / "src")],
+        extra_compile_args=["-std=c99", "-O2"],
+        libraries=["m"],
+    )
+    return builder
 
 
-ffibuilder = FFI()
-ffibuilder.cdef(CDEF)
-ffibuilder.set_source(
-    "tinyedge._runtime",
-    '#include "tinyedge.h"\n',
-    sources=c_sources(),
-    include_dirs=[str(RUNTIME / "include"), str(RUNTIME / "src")],
-    extra_compile_args=["-std=c99", "-O2"],
-    libraries=["m"],
-)
+ffibuilder = make_ffibuilder(absolute=False)
 
 
 def build_in_place() -> Path:
@@ -116,9 +121,14 @@ def build_in_place() -> Path:
     build_root.mkdir(exist_ok=True)
     tmp = tempfile.mkdtemp(prefix="runtime-", dir=build_root)  # same filesystem: rename is atomic
     try:
-        built = Path(ffibuilder.compile(tmpdir=tmp, verbose=False))
+        built = Path(make_ffibuilder(absolute=True).compile(tmpdir=tmp, verbose=False))
         target = ROOT / "tinyedge" / built.name
         os.replace(built, target)
+        # pip's editable install leaves its own build (e.g. _runtime.abi3.so); keep only this one so
+        # that which file Python imports never depends on suffix order.
+        for other in target.parent.glob("_runtime.*.so"):
+            if other != target:
+                other.unlink()
         return target
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
