@@ -44,7 +44,7 @@ bench-env: venv
 	.venv-bench/bin/python tinyedge/_runtime_build.py
 
 bench: bench-env
-	.venv-bench/bin/python benchmarks/float_vs_peers.py
+	.venv-bench/bin/python benchmarks/float_vs_peers.py --out-dir $(OUT)/bench
 
 clean:
 	rm -rf $(OUT) build *.egg-info tinyedge/_runtime*.so .pytest_cache .hypothesis
