@@ -67,6 +67,8 @@ typedef void (*te_op_callback)(void *user, int op_index, uint64_t nanoseconds);
 const char *te_version(void);
 const char *te_status_name(te_status status);
 const char *te_opcode_name(int opcode);
+te_status te_quantize_multiplier(double real, int32_t *m, int *shift);
+int32_t te_requantize_i32(int32_t acc, int32_t m, int shift);
 te_status te_model_load_file(const char *path, const te_options *options, te_model **out,
                              char *err, size_t err_size);
 te_status te_model_load_buffer(const void *data, size_t size, const te_options *options,
@@ -106,7 +108,7 @@ def make_ffibuilder(absolute: bool) -> FFI:
         '#include "tinyedge.h"\n',
         sources=sorted(path(p) for p in (RUNTIME / "src").rglob("*.c")),
         include_dirs=[path(RUNTIME / "include"), path(RUNTIME / "src")],
-        extra_compile_args=["-std=c99", "-O2"],
+        extra_compile_args=["-std=c99", "-O2", "-ffp-contract=off"],
         libraries=["m"],
     )
     return builder

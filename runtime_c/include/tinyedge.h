@@ -100,6 +100,16 @@ const char *te_status_name(te_status status);
 /* The IR name of an opcode, or NULL when the runtime does not know it. */
 const char *te_opcode_name(int opcode);
 
+/* Represent a positive real multiplier as (*m, *shift), real ~= m * 2^(shift - 31), with m in
+ * [2^30, 2^31 - 1] and shift in [-31, 30] (docs/quantization.md). A multiplier below 2^-32 gives
+ * m = 0, shift = 0. Returns TE_ERR_SHAPE, writing nothing, when real is not positive and finite or
+ * is 2^30 or more. Pure; kernels call it at load, tests compare it with the Python twin. */
+te_status te_quantize_multiplier(double real, int32_t *m, int *shift);
+
+/* requantize(acc, m, shift) of docs/quantization.md: the one rounding rule every INT8 kernel uses.
+ * m and shift as returned by te_quantize_multiplier. Pure. */
+int32_t te_requantize_i32(int32_t acc, int32_t m, int shift);
+
 /* Read and load a .tem file. The file is read into one 64-byte-aligned buffer owned by the model.
  * On success *out holds the model; on failure *out is NULL and, when err is not NULL, a
  * NUL-terminated message of at most err_size bytes is written there. */

@@ -30,8 +30,11 @@ typedef enum {
     TE_OP_SOFTMAX = 24,
     TE_OP_RESIZE = 25,
     TE_OP_LRN = 26,
+    TE_OP_QUANTIZE = 27,
+    TE_OP_DEQUANTIZE = 28,
+    TE_OP_LUT = 29,
 } te_opcode;
-#define TE_OP_MAX 26
+#define TE_OP_MAX 29
 
 /* Attribute indices: the order of the attributes in a PARAMS blob. */
 enum { TE_CONV2D_STRIDES = 0, TE_CONV2D_DILATIONS, TE_CONV2D_PADS, TE_CONV2D_GROUP, TE_CONV2D_ACT_MIN, TE_CONV2D_ACT_MAX, TE_CONV2D_NATTRS };
@@ -60,6 +63,9 @@ enum { TE_SLICE_STARTS = 0, TE_SLICE_ENDS, TE_SLICE_STEPS, TE_SLICE_NATTRS };
 enum { TE_SOFTMAX_AXIS = 0, TE_SOFTMAX_NATTRS };
 enum { TE_RESIZE_SIZE = 0, TE_RESIZE_SCALES, TE_RESIZE_MODE, TE_RESIZE_COORD_MODE, TE_RESIZE_NEAREST_MODE, TE_RESIZE_NATTRS };
 enum { TE_LRN_SIZE = 0, TE_LRN_ALPHA, TE_LRN_BETA, TE_LRN_BIAS, TE_LRN_NATTRS };
+enum { TE_QUANTIZE_NATTRS = 0 };
+enum { TE_DEQUANTIZE_NATTRS = 0 };
+enum { TE_LUT_NATTRS = 0 };
 
 /* Enumerated attribute values. */
 enum { TE_INTERP_NEAREST = 0, TE_INTERP_LINEAR = 1 };
@@ -93,9 +99,12 @@ static const te_op_schema te_op_schemas[TE_OP_MAX + 1] = {
     [TE_OP_CONCAT] = {"concat", 1, 255, 1, 1, {TE_ATTR_INT}},
     [TE_OP_PAD] = {"pad", 1, 1, 1, 3, {TE_ATTR_INTS, TE_ATTR_INT, TE_ATTR_FLOAT}},
     [TE_OP_SLICE] = {"slice", 1, 1, 1, 3, {TE_ATTR_INTS, TE_ATTR_INTS, TE_ATTR_INTS}},
-    [TE_OP_SOFTMAX] = {"softmax", 1, 1, 1, 1, {TE_ATTR_INT}},
+    [TE_OP_SOFTMAX] = {"softmax", 1, 2, 1, 1, {TE_ATTR_INT}},
     [TE_OP_RESIZE] = {"resize", 1, 1, 1, 5, {TE_ATTR_INTS, TE_ATTR_FLOATS, TE_ATTR_INT, TE_ATTR_INT, TE_ATTR_INT}},
     [TE_OP_LRN] = {"lrn", 1, 1, 1, 4, {TE_ATTR_INT, TE_ATTR_FLOAT, TE_ATTR_FLOAT, TE_ATTR_FLOAT}},
+    [TE_OP_QUANTIZE] = {"quantize", 1, 1, 1, 0, {0}},
+    [TE_OP_DEQUANTIZE] = {"dequantize", 1, 1, 1, 0, {0}},
+    [TE_OP_LUT] = {"lut", 2, 2, 1, 0, {0}},
 };
 #endif
 

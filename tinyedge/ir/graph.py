@@ -92,9 +92,10 @@ class Graph:
 
     def add_node(self, op: str, inputs: list[str], attrs: Optional[dict] = None,
                  name: Optional[str] = None, outputs: Optional[list[str]] = None,
-                 index: Optional[int] = None) -> list[str]:
+                 index: Optional[int] = None, dtype: Optional[str] = None) -> list[str]:
         """Append (or insert at `index`) a node; output tensors are created with inferred shapes.
 
+        Outputs take the first input's dtype unless `dtype` is given (quantize, dequantize).
         Returns the output tensor names."""
         if op not in OPS:
             raise KeyError(f"unknown IR op '{op}'")
@@ -104,7 +105,7 @@ class Graph:
         if outputs is None:
             outputs = [self.unique_name(name if len(shapes) == 1 else f"{name}:{k}")
                        for k in range(len(shapes))]
-        dtype = self.tensors[inputs[0]].dtype if inputs else "float32"
+        dtype = dtype or (self.tensors[inputs[0]].dtype if inputs else "float32")
         for o, s in zip(outputs, shapes):
             self.tensors[o] = Tensor(o, s, dtype)
         node = Node(op, list(inputs), list(outputs), attrs, name)

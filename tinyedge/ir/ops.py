@@ -11,7 +11,7 @@ cancels the ones that meet.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
 import numpy as np
@@ -42,6 +42,7 @@ class OpDef:
     optional_inputs: int = 0  # how many trailing inputs may be absent
     n_outputs: int = 1
     groups: frozenset = field(default_factory=frozenset)
+    int8: bool = False  # has an INT8 form (docs/quantization.md states its integer semantics)
 
     @property
     def min_inputs(self) -> int:
@@ -238,7 +239,14 @@ def _resize(shapes, attrs):
 
 
 def _softmax(shapes, attrs):
+    if len(shapes) > 1:
+        _check(tuple(shapes[1]) == (256,), f"softmax: exp_table shape {shapes[1]} != (256,)")
     _check(-len(shapes[0]) <= attrs["axis"] < len(shapes[0]), "softmax: axis out of range")
+    return [tuple(shapes[0])]
+
+
+def _lut(shapes, attrs):
+    _check(tuple(shapes[1]) == (256,), f"lut: table shape {shapes[1]} != (256,)")
     return [tuple(shapes[0])]
 
 
@@ -322,8 +330,10 @@ _defs = [
     OpDef("slice", 23, ("x",), (Attr("starts", "ints"), Attr("ends", "ints"), Attr("steps", "ints")),
           _slice, "x[starts:ends:steps] with one normalized, in-range triple per dim (a negative end "
           "-1 means 'before index 0').", groups=frozenset({"movement"})),
-    OpDef("softmax", 24, ("x",), (Attr("axis", "int", -1),), _softmax,
-          "exp(x - max) / sum(exp(x - max)) along one axis."),
+    OpDef("softmax", 24, ("x", "exp_table"), (Attr("axis", "int", -1),), _softmax,
+          "exp(x - max) / sum(exp(x - max)) along one axis. exp_table (int32[256]) is the INT8 "
+          "form's table of exp(-scale * d) in Q16 (docs/quantization.md); float models omit it.",
+          optional_inputs=1),
     OpDef("resize", 25, ("x",), (Attr("size", "ints"), Attr("scales", "floats"),
                                  Attr("mode", "int", 0), Attr("coord_mode", "int", 0),
                                  Attr("nearest_mode", "int", 0)), _resize,
@@ -334,7 +344,22 @@ _defs = [
     OpDef("lrn", 26, ("x",), (Attr("size", "int"), Attr("alpha", "float", 1e-4),
                               Attr("beta", "float", 0.75), Attr("bias", "float", 1.0)), _lrn,
           "Local response normalization across channels (the last axis, NHWC)."),
+    OpDef("quantize", 27, ("x",), (), _elementwise,
+          "float32 -> int8: clamp(rint(x / scale) + zero_point), ties to even, with the output "
+          "tensor's quantization parameters.", groups=frozenset({"unary", "elementwise"}), int8=True),
+    OpDef("dequantize", 28, ("x",), (), _elementwise,
+          "int8 -> float32: scale * (x - zero_point) with the input tensor's parameters.",
+          groups=frozenset({"unary", "elementwise"}), int8=True),
+    OpDef("lut", 29, ("x", "table"), (), _lut,
+          "int8 -> int8 by a 256-entry table: y = table[x + 128]. The quantizer turns sigmoid, tanh, "
+          "hard_sigmoid, hard_swish and leaky_relu into this, tables computed at build time.",
+          groups=frozenset({"unary", "elementwise"}), int8=True),
 ]
+
+# Ops with an INT8 form besides quantize, dequantize and lut (which exist for it).
+_INT8 = {"conv2d", "fully_connected", "matmul", "add", "mul", "concat", "max_pool2d", "avg_pool2d",
+         "mean", "pad", "reshape", "transpose", "slice", "resize", "softmax"}
+_defs = [replace(d, int8=True) if d.name in _INT8 else d for d in _defs]
 
 OPS: dict[str, OpDef] = {d.name: d for d in _defs}
 OPS_BY_CODE: dict[int, OpDef] = {d.opcode: d for d in _defs}

@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "te_internal.h"
 
@@ -129,20 +130,42 @@ static inline void te_loop_next(const te_loop *loop, size_t *idx, ptrdiff_t *off
     }
 }
 
+/* One row of a gather: n elements of elem_size bytes, the input stepping by `stride` elements. */
+static inline void te_gather_row(unsigned char *o, const unsigned char *in, ptrdiff_t stride, size_t n,
+                                 size_t elem_size)
+{
+    size_t i;
+    if (stride == 1) {
+        memcpy(o, in, n * elem_size);
+        return;
+    }
+    /* The widths tinyedge stores get their own loop so that the compiler can widen it. */
+    if (elem_size == 4) {
+        for (i = 0; i < n; i++)
+            memcpy(o + 4 * i, in + (ptrdiff_t)i * stride * 4, 4);
+    } else if (elem_size == 1) {
+        for (i = 0; i < n; i++)
+            o[i] = in[(ptrdiff_t)i * stride];
+    } else {
+        for (i = 0; i < n; i++)
+            memcpy(o + i * elem_size, in + (ptrdiff_t)i * stride * (ptrdiff_t)elem_size, elem_size);
+    }
+}
+
 /* Copy the walk of operand 1 (x) into operand 0 (out, contiguous rows): the eval of transpose and
- * slice. Along a row the input steps by its own stride (any sign). */
-static inline void te_loop_gather_f32(const te_loop *loop, float *out, const float *x)
+ * slice, for elements of any size (float32 and int8 share it). Along a row the input steps by its
+ * own stride (any sign). */
+static inline void te_loop_gather(const te_loop *loop, void *out, const void *x, size_t elem_size)
 {
     const int last = loop->rank - 1;
     const ptrdiff_t stride = loop->strides[1][last];
     const size_t rows = te_loop_rows(loop), n = loop->dims[last];
-    size_t idx[TE_MAX_RANK] = {0}, r, i;
+    const ptrdiff_t esize = (ptrdiff_t)elem_size;
+    size_t idx[TE_MAX_RANK] = {0}, r;
     ptrdiff_t off[TE_LOOP_MAX_OPERANDS] = {0, 0, 0};
     for (r = 0; r < rows; r++) {
-        float *o = out + off[0];
-        const float *in = x + off[1];
-        for (i = 0; i < n; i++)
-            o[i] = in[(ptrdiff_t)i * stride];
+        te_gather_row((unsigned char *)out + off[0] * esize, (const unsigned char *)x + off[1] * esize,
+                      stride, n, elem_size);
         te_loop_next(loop, idx, off);
     }
 }

@@ -7,49 +7,21 @@
  */
 #include <math.h>
 
-#include "te_internal.h"
+#include "layer_shape.h"
 
 te_status te_fully_connected_f32_prepare(te_node *node, te_prepare_ctx *ctx)
 {
-    if (node->n_in < 2 || node->n_in > 3 || node->n_out != 1)
-        return te_prepare_fail(ctx, node, TE_ERR_SHAPE,
-                               "takes 2 or 3 inputs and 1 output, got %d and %d",
-                               node->n_in, node->n_out);
-    const te_tensor *x = node->in[0], *w = node->in[1], *y = node->out[0];
-    const te_tensor *bias = node->n_in > 2 ? node->in[2] : NULL;
-    te_status st;
-    /* x may have any rank (-1) but 0, checked next. */
-    if ((st = te_expect(ctx, node, x, "input", TE_DTYPE_F32, -1)) != TE_OK ||
-        (st = te_expect(ctx, node, w, "weight", TE_DTYPE_F32, 2)) != TE_OK)
+    const te_layer_dtypes dt = {TE_DTYPE_F32, TE_DTYPE_F32, TE_DTYPE_F32};
+    te_fc_shape s;
+    te_status st = te_fully_connected_check(node, ctx, dt, &s);
+    if (st != TE_OK)
         return st;
-    if (x->rank < 1)
-        return te_prepare_fail(ctx, node, TE_ERR_SHAPE,
-                               "input must have rank >= 1, got a scalar");
-    if ((st = te_expect(ctx, node, y, "output", TE_DTYPE_F32, x->rank)) != TE_OK)
-        return st;
-    int32_t n = w->dims[0], k = w->dims[1];
-    if (x->dims[x->rank - 1] != k)
-        return te_prepare_fail(ctx, node, TE_ERR_SHAPE,
-                               "input's last dim %d != weight [%d, %d]'s K = %d",
-                               x->dims[x->rank - 1], n, k, k);
-    if (bias) {
-        int32_t bias_dims[1] = {n};
-        if ((st = te_expect(ctx, node, bias, "bias", TE_DTYPE_F32, 1)) != TE_OK ||
-            (st = te_expect_dims(ctx, node, bias, "bias", 1, bias_dims)) != TE_OK)
-            return st;
-    }
     float act_min = node->attrs[TE_FULLY_CONNECTED_ACT_MIN].f;
     float act_max = node->attrs[TE_FULLY_CONNECTED_ACT_MAX].f;
     if (isnan(act_min) || isnan(act_max))  /* lo > hi is defined: everything becomes hi */
         return te_prepare_fail(ctx, node, TE_ERR_SHAPE, "fused clamp [%g, %g] has a NaN bound",
                                act_min, act_max);
-    int32_t out_dims[TE_MAX_RANK];
-    for (int i = 0; i < x->rank - 1; i++)
-        out_dims[i] = x->dims[i];
-    out_dims[x->rank - 1] = n;
-    if ((st = te_expect_dims(ctx, node, y, "output", x->rank, out_dims)) != TE_OK)
-        return st;
-    node->macs = (uint64_t)y->count * (uint64_t)k;
+    node->macs = (uint64_t)node->out[0]->count * (uint64_t)s.k;
     return TE_OK;
 }
 

@@ -1,15 +1,17 @@
 /*
- * pad.c - float32 reference pad with numpy.pad's modes 'constant', 'reflect' and 'edge'. pads holds
- * the begins then the ends (ONNX order). A negative pad crops; as in onnxruntime and the numpy
- * reference, the crop comes first and the positive pads then extend the cropped range (which matters
- * for reflect and edge). Prepare builds, for every axis, a table from output index to input index
- * (-1: the constant value), so eval is a table walk: one lookup per axis and row, then one per element
- * along the last axis.
+ * pad.c - reference pad of float32 (te_pad_f32__ref) and int8 (te_pad_s8__ref) with numpy.pad's
+ * modes 'constant', 'reflect' and 'edge'. pads holds the begins then the ends (ONNX order). A
+ * negative pad crops; as in onnxruntime and the numpy reference, the crop comes first and the
+ * positive pads then extend the cropped range (which matters for reflect and edge). Prepare builds,
+ * for every axis, a table from output index to input index (-1: the constant value), so eval is a
+ * table walk: one lookup per axis and row, then one per element along the last axis. The int8
+ * kernel keeps the input's quantization parameters and pads with the constant quantized by them
+ * (docs/quantization.md); the two kernels share everything else.
  */
 #include <stdint.h>
 #include <string.h>
 
-#include "te_internal.h"
+#include "quant.h"
 
 typedef struct {
     int rank;                         /* >= 1 (a scalar is padded as a vector of one) */
@@ -17,7 +19,8 @@ typedef struct {
     int32_t out_dims[TE_MAX_RANK];
     ptrdiff_t in_strides[TE_MAX_RANK];
     const int32_t *map[TE_MAX_RANK];  /* map[d][o]: input index along d of output index o, or -1 */
-    float value;
+    float value;                      /* the constant of te_pad_f32 */
+    int8_t qvalue;                    /* the constant of te_pad_s8, quantized */
 } pad_state;
 
 /* One axis: the input range [lo, lo + len) left after cropping, and the positive begin pad. */
@@ -83,7 +86,8 @@ static void build_tables(pad_state *st, int32_t *maps, const te_tensor *x, const
     }
 }
 
-te_status te_pad_f32_prepare(te_node *node, te_prepare_ctx *ctx)
+/* Check the node (input and output of `dtype`) and build its tables; the caller sets the value. */
+static te_status pad_prepare(te_node *node, te_prepare_ctx *ctx, te_dtype dtype)
 {
     const te_attr *pads = &node->attrs[TE_PAD_PADS];
     const int mode = node->attrs[TE_PAD_MODE].i;
@@ -97,8 +101,8 @@ te_status te_pad_f32_prepare(te_node *node, te_prepare_ctx *ctx)
     if (node->n_in != 1 || node->n_out != 1)
         return te_prepare_fail(ctx, node, TE_ERR_SHAPE, "takes 1 input and 1 output, got %d and %d",
                                node->n_in, node->n_out);
-    if ((s = te_expect(ctx, node, x, "input", TE_DTYPE_F32, -1)) != TE_OK ||
-        (s = te_expect(ctx, node, node->out[0], "output", TE_DTYPE_F32, x->rank)) != TE_OK)
+    if ((s = te_expect(ctx, node, x, "input", dtype, -1)) != TE_OK ||
+        (s = te_expect(ctx, node, node->out[0], "output", dtype, x->rank)) != TE_OK)
         return s;
     rank = x->rank;
     if (mode < TE_PADMODE_CONSTANT || mode > TE_PADMODE_EDGE)
@@ -135,26 +139,71 @@ te_status te_pad_f32_prepare(te_node *node, te_prepare_ctx *ctx)
     maps = (int32_t *)te_prepare_alloc(ctx, (map_total + 1) * sizeof *maps);
     if (st == NULL || maps == NULL)
         return te_prepare_fail(ctx, node, TE_ERR_NOMEM, "out of memory for the pad tables");
-    st->value = node->attrs[TE_PAD_VALUE].f;
     build_tables(st, maps, x, pads->ints, dims, mode);
     node->state = st;
     node->macs = 0;
     return TE_OK;
 }
 
-void te_pad_f32_eval(const te_node *node, void *scratch)
+te_status te_pad_f32_prepare(te_node *node, te_prepare_ctx *ctx)
+{
+    te_status s = pad_prepare(node, ctx, TE_DTYPE_F32);
+    if (s == TE_OK)
+        ((pad_state *)node->state)->value = node->attrs[TE_PAD_VALUE].f;
+    return s;
+}
+
+te_status te_pad_s8_prepare(te_node *node, te_prepare_ctx *ctx)
+{
+    float scale;
+    int32_t zero_point;
+    te_status s = pad_prepare(node, ctx, TE_DTYPE_I8);
+    if (s != TE_OK || (s = te_expect_same_qparams(ctx, node, node->in[0], node->out[0])) != TE_OK)
+        return s;
+    scale = node->in[0]->quant->scales[0];
+    zero_point = node->in[0]->quant->zero_points[0];
+    ((pad_state *)node->state)->qvalue =
+        (int8_t)te_quantize_value(node->attrs[TE_PAD_VALUE].f, scale, zero_point, -128, 127);
+    return TE_OK;
+}
+
+/* Fill one output row of n elements: src[i] >= 0 reads in[src[i]] when the row lies inside the
+ * input (`inside`), anything else is the constant. */
+typedef void (*pad_row_fn)(void *out, const void *in, const int32_t *src, size_t n, int inside,
+                           const pad_state *st);
+
+static void pad_row_f32(void *out, const void *in, const int32_t *src, size_t n, int inside,
+                        const pad_state *st)
+{
+    float *o = (float *)out;
+    const float *x = (const float *)in;
+    size_t i;
+    for (i = 0; i < n; i++)
+        o[i] = inside && src[i] >= 0 ? x[src[i]] : st->value;
+}
+
+static void pad_row_s8(void *out, const void *in, const int32_t *src, size_t n, int inside,
+                       const pad_state *st)
+{
+    int8_t *o = (int8_t *)out;
+    const int8_t *x = (const int8_t *)in;
+    size_t i;
+    for (i = 0; i < n; i++)
+        o[i] = inside && src[i] >= 0 ? x[src[i]] : st->qvalue;
+}
+
+/* Walk the output rows (odometer over the outer dims) and fill each with `row`. */
+static void pad_run(const te_node *node, size_t elem_size, pad_row_fn row)
 {
     const pad_state *st = (const pad_state *)node->state;
-    const float *x = (const float *)node->in[0]->data;
-    float *out = (float *)node->out[0]->data;
+    const unsigned char *x = (const unsigned char *)node->in[0]->data;
+    unsigned char *out = (unsigned char *)node->out[0]->data;
     const int last = st->rank - 1;
-    const int32_t *last_map = st->map[last];
     const size_t n = (size_t)st->out_dims[last];
     int32_t idx[TE_MAX_RANK] = {0};
-    size_t r, i;
+    size_t r;
     int d;
-    (void)scratch;
-    for (r = 0; r < st->rows; r++, out += n) {
+    for (r = 0; r < st->rows; r++, out += n * elem_size) {
         /* Where the row starts in the input, unless some outer index falls in a constant pad. */
         ptrdiff_t base = 0;
         int inside = 1;
@@ -163,14 +212,23 @@ void te_pad_f32_eval(const te_node *node, void *scratch)
             inside &= src >= 0;
             base += (ptrdiff_t)src * st->in_strides[d];
         }
-        for (i = 0; i < n; i++) {
-            const int32_t src = last_map[i];
-            out[i] = inside && src >= 0 ? x[base + src] : st->value;
-        }
-        for (d = last - 1; d >= 0; d--) {  /* next row: odometer over the outer dims */
+        row(out, inside ? x + base * (ptrdiff_t)elem_size : x, st->map[last], n, inside, st);
+        for (d = last - 1; d >= 0; d--) {
             if (++idx[d] < st->out_dims[d])
                 break;
             idx[d] = 0;
         }
     }
+}
+
+void te_pad_f32_eval(const te_node *node, void *scratch)
+{
+    (void)scratch;
+    pad_run(node, sizeof(float), pad_row_f32);
+}
+
+void te_pad_s8_eval(const te_node *node, void *scratch)
+{
+    (void)scratch;
+    pad_run(node, 1, pad_row_s8);
 }

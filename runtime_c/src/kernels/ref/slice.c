@@ -1,10 +1,12 @@
 /*
- * slice.c - float32 reference slice: out[i...] = x[starts + i * steps ...], one normalized
- * (start, end, step) per dim, as the IR's slice (tinyedge/ir/ops.py): a dim keeps
+ * slice.c - reference slice of float32 (te_slice_f32__ref) and of int8 bytes (te_slice_x8__ref,
+ * which keeps the input's quantization parameters): out[i...] = x[starts + i * steps ...], one
+ * normalized (start, end, step) per dim, as the IR's slice (tinyedge/ir/ops.py): a dim keeps
  * len(range(start, end, step)) elements and every index read lies inside the input. Steps may be
  * negative. The read is a strided walk (broadcast.h) from the element at `starts`.
  */
 #include "broadcast.h"
+#include "quant.h"
 
 typedef struct {
     te_loop loop;      /* operands: output, input (strides scaled by the steps) */
@@ -20,7 +22,7 @@ static int64_t range_len(int64_t start, int64_t end, int64_t step)
     return start > end ? (start - end - step - 1) / -step : 0;
 }
 
-te_status te_slice_f32_prepare(te_node *node, te_prepare_ctx *ctx)
+static te_status slice_prepare(te_node *node, te_prepare_ctx *ctx, te_dtype dtype)
 {
     const te_attr *starts = &node->attrs[TE_SLICE_STARTS], *ends = &node->attrs[TE_SLICE_ENDS];
     const te_attr *steps = &node->attrs[TE_SLICE_STEPS];
@@ -33,8 +35,8 @@ te_status te_slice_f32_prepare(te_node *node, te_prepare_ctx *ctx)
     if (node->n_in != 1 || node->n_out != 1)
         return te_prepare_fail(ctx, node, TE_ERR_SHAPE, "takes 1 input and 1 output, got %d and %d",
                                node->n_in, node->n_out);
-    if ((s = te_expect(ctx, node, x, "input", TE_DTYPE_F32, -1)) != TE_OK ||
-        (s = te_expect(ctx, node, node->out[0], "output", TE_DTYPE_F32, x->rank)) != TE_OK)
+    if ((s = te_expect(ctx, node, x, "input", dtype, -1)) != TE_OK ||
+        (s = te_expect(ctx, node, node->out[0], "output", dtype, x->rank)) != TE_OK)
         return s;
     if (starts->n != (uint32_t)x->rank || ends->n != (uint32_t)x->rank ||
         steps->n != (uint32_t)x->rank)
@@ -80,11 +82,34 @@ te_status te_slice_f32_prepare(te_node *node, te_prepare_ctx *ctx)
     return TE_OK;
 }
 
-void te_slice_f32_eval(const te_node *node, void *scratch)
+static void slice_run(const te_node *node, size_t elem_size)
 {
     const slice_state *st = (const slice_state *)node->state;
-    (void)scratch;
     if (!st->empty)
-        te_loop_gather_f32(&st->loop, (float *)node->out[0]->data,
-                           (const float *)node->in[0]->data + st->origin);
+        te_loop_gather(&st->loop, node->out[0]->data,
+                       (const unsigned char *)node->in[0]->data + st->origin * (ptrdiff_t)elem_size,
+                       elem_size);
+}
+
+te_status te_slice_f32_prepare(te_node *node, te_prepare_ctx *ctx)
+{
+    return slice_prepare(node, ctx, TE_DTYPE_F32);
+}
+
+te_status te_slice_x8_prepare(te_node *node, te_prepare_ctx *ctx)
+{
+    te_status s = slice_prepare(node, ctx, TE_DTYPE_I8);
+    return s != TE_OK ? s : te_expect_same_qparams(ctx, node, node->in[0], node->out[0]);
+}
+
+void te_slice_f32_eval(const te_node *node, void *scratch)
+{
+    (void)scratch;
+    slice_run(node, sizeof(float));
+}
+
+void te_slice_x8_eval(const te_node *node, void *scratch)
+{
+    (void)scratch;
+    slice_run(node, 1);
 }

@@ -2,17 +2,13 @@
  * softmax.c - float32 reference softmax along one axis (te_softmax_f32__ref), ONNX Softmax
  * (opset 13): y = exp(x - max) / sum(exp(x - max)) along `axis`.
  *
- * The input is viewed as [outer, n, inner] around the axis. For each (outer, inner) line: find the
+ * The input is viewed as [outer, n, inner] around the axis (axis_plan.h). For each line: find the
  * max (subtracting it keeps exp from overflowing), write exp(x - max) to the output while summing it
  * in axis order, then scale the line by 1 / sum.
  */
 #include <math.h>
 
-#include "te_internal.h"
-
-typedef struct {
-    size_t outer, n, inner;
-} te_softmax_plan;
+#include "axis_plan.h"
 
 te_status te_softmax_f32_prepare(te_node *node, te_prepare_ctx *ctx)
 {
@@ -20,30 +16,12 @@ te_status te_softmax_f32_prepare(te_node *node, te_prepare_ctx *ctx)
         return te_prepare_fail(ctx, node, TE_ERR_SHAPE,
                                "takes 1 input and 1 output, got %d and %d", node->n_in,
                                node->n_out);
-    const te_tensor *x = node->in[0], *y = node->out[0];
-    te_status st;
-    if ((st = te_expect(ctx, node, x, "input", TE_DTYPE_F32, -1)) != TE_OK)
-        return st;
-    const int rank = x->rank;
-    int32_t axis = node->attrs[TE_SOFTMAX_AXIS].i;
-    if (rank < 1 || axis < -rank || axis >= rank)
-        return te_prepare_fail(ctx, node, TE_ERR_SHAPE,
-                               "axis %d out of range for rank %d (supported: -rank..rank-1 "
-                               "of a rank >= 1 input)", axis, rank);
-    if ((st = te_expect(ctx, node, y, "output", TE_DTYPE_F32, rank)) != TE_OK ||
-        (st = te_expect_dims(ctx, node, y, "output", rank, x->dims)) != TE_OK)
-        return st;
-    if (axis < 0)
-        axis += rank;
     te_softmax_plan *p = (te_softmax_plan *)te_prepare_alloc(ctx, sizeof *p);
     if (!p)
         return te_prepare_fail(ctx, node, TE_ERR_NOMEM, "out of memory for its plan");
-    p->outer = p->inner = 1;
-    for (int i = 0; i < axis; i++)
-        p->outer *= (size_t)x->dims[i];
-    p->n = (size_t)x->dims[axis];
-    for (int i = axis + 1; i < rank; i++)
-        p->inner *= (size_t)x->dims[i];
+    te_status st = te_softmax_check(node, ctx, TE_DTYPE_F32, p);
+    if (st != TE_OK)
+        return st;
     node->state = p;
     node->macs = 0;
     return TE_OK;

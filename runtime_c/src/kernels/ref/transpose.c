@@ -1,11 +1,14 @@
 /*
- * transpose.c - float32 reference transpose: out.shape[i] = x.shape[perm[i]], and the output walks
- * the input with the input's stride of axis perm[i] along its axis i. Prepare collapses that walk
- * (broadcast.h): axes that stay neighbours in the same order merge, so an identity perm is one copy.
+ * transpose.c - reference transpose of float32 (te_transpose_f32__ref) and of int8 bytes
+ * (te_transpose_x8__ref, which keeps the input's quantization parameters): out.shape[i] =
+ * x.shape[perm[i]], and the output walks the input with the input's stride of axis perm[i] along its
+ * axis i. Prepare collapses that walk (broadcast.h): axes that stay neighbours in the same order
+ * merge, so an identity perm is one copy. Both kernels share everything but the element size.
  */
 #include "broadcast.h"
+#include "quant.h"
 
-te_status te_transpose_f32_prepare(te_node *node, te_prepare_ctx *ctx)
+static te_status transpose_prepare(te_node *node, te_prepare_ctx *ctx, te_dtype dtype)
 {
     const te_attr *perm = &node->attrs[TE_TRANSPOSE_PERM];
     const te_tensor *x = node->in[0];
@@ -18,8 +21,8 @@ te_status te_transpose_f32_prepare(te_node *node, te_prepare_ctx *ctx)
     if (node->n_in != 1 || node->n_out != 1)
         return te_prepare_fail(ctx, node, TE_ERR_SHAPE, "takes 1 input and 1 output, got %d and %d",
                                node->n_in, node->n_out);
-    if ((s = te_expect(ctx, node, x, "input", TE_DTYPE_F32, -1)) != TE_OK ||
-        (s = te_expect(ctx, node, node->out[0], "output", TE_DTYPE_F32, x->rank)) != TE_OK)
+    if ((s = te_expect(ctx, node, x, "input", dtype, -1)) != TE_OK ||
+        (s = te_expect(ctx, node, node->out[0], "output", dtype, x->rank)) != TE_OK)
         return s;
     if (perm->n != (uint32_t)x->rank)
         return te_prepare_fail(ctx, node, TE_ERR_SHAPE, "perm has %u entries for an input of rank %d",
@@ -53,9 +56,26 @@ te_status te_transpose_f32_prepare(te_node *node, te_prepare_ctx *ctx)
     return TE_OK;
 }
 
+te_status te_transpose_f32_prepare(te_node *node, te_prepare_ctx *ctx)
+{
+    return transpose_prepare(node, ctx, TE_DTYPE_F32);
+}
+
+te_status te_transpose_x8_prepare(te_node *node, te_prepare_ctx *ctx)
+{
+    te_status s = transpose_prepare(node, ctx, TE_DTYPE_I8);
+    return s != TE_OK ? s : te_expect_same_qparams(ctx, node, node->in[0], node->out[0]);
+}
+
 void te_transpose_f32_eval(const te_node *node, void *scratch)
 {
     (void)scratch;
-    te_loop_gather_f32((const te_loop *)node->state, (float *)node->out[0]->data,
-                       (const float *)node->in[0]->data);
+    te_loop_gather((const te_loop *)node->state, node->out[0]->data, node->in[0]->data,
+                   sizeof(float));
+}
+
+void te_transpose_x8_eval(const te_node *node, void *scratch)
+{
+    (void)scratch;
+    te_loop_gather((const te_loop *)node->state, node->out[0]->data, node->in[0]->data, 1);
 }
