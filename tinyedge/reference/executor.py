@@ -1,21 +1,25 @@
-"""Run IR ops and whole graphs on numpy arrays: the float32 golden model.
+"""Run IR ops and whole graphs on numpy arrays: the golden model, float32 and INT8.
 
 `evaluate` runs one op: it fills the attribute defaults, checks the inputs against the op table
 (count, dtype, shapes through the op's shape function), calls the kernel and checks that the result
 has the shape the op table promises, so the table and the reference cannot drift apart silently.
-`run` executes a graph's nodes in order on top of it.
+A quantized node (quantize, dequantize, lut, or an op with an INT8 form reading int8) runs the INT8
+reference (tinyedge/reference/int8) with its tensors' quantization parameters; every other node
+computes in float32. `run` executes a graph's nodes in order on top of it.
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence, Union
+from typing import Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from ..ir import OPS, Graph, fill_attrs, infer_shapes
-from . import conv, elementwise, linear, movement, normalize, pool, resize
+from ..ir import OPS, Graph, QuantParams, fill_attrs, infer_shapes
+from . import conv, elementwise, int8, linear, movement, normalize, pool, resize
 
 KERNELS: dict = {**conv.KERNELS, **linear.KERNELS, **elementwise.KERNELS, **pool.KERNELS,
                  **movement.KERNELS, **normalize.KERNELS, **resize.KERNELS}
+# quantize, dequantize and lut have no float form; evaluate routes them to the INT8 reference.
+KERNELS.update({op: int8.KERNELS[op] for op in int8.INT8_ONLY_OPS})
 
 # Ops that only rearrange elements take any dtype (the ONNX frontend folds integer shape tensors
 # through them); every other op computes in float32.
@@ -41,12 +45,19 @@ def _operand(op: str, index: int, value) -> np.ndarray:
     return a.astype(np.float32, copy=False)
 
 
-def evaluate(op: str, inputs: list, attrs: dict) -> list[np.ndarray]:
+def evaluate(op: str, inputs: list, attrs: dict,
+             input_quant: Optional[Sequence[Optional[QuantParams]]] = None,
+             output_quant: Optional[Sequence[Optional[QuantParams]]] = None) -> list[np.ndarray]:
     """Run one IR op on numpy arrays and return its outputs.
 
     inputs follow the op table's order; an absent optional input is None. attrs may omit those
-    with defaults (tinyedge.ir.fill_attrs fills them). Raises ValueError (ShapeError for shapes)
-    naming the op when the inputs or attrs do not fit. Outputs never share memory with inputs.
+    with defaults (tinyedge.ir.fill_attrs fills them). input_quant and output_quant give the
+    quantization parameters of each input and output (None where a tensor has none); a quantized
+    op (int8.is_int8: quantize, dequantize, lut, or an INT8-capable op whose first input is int8)
+    runs the INT8 reference with them, except a movement op given no parameters at all, which
+    moves the values whatever their dtype; any other op computes in float32 and ignores them.
+    Raises ValueError (ShapeError for shapes) naming the op when the inputs, parameters or attrs
+    do not fit. Outputs never share memory with inputs.
     """
     if op not in KERNELS:
         raise ValueError(f"reference: no IR op '{op}'; supported: {', '.join(sorted(KERNELS))}")
@@ -58,12 +69,22 @@ def evaluate(op: str, inputs: list, attrs: dict) -> list[np.ndarray]:
     for i, a in enumerate(present):
         if a is None:
             raise ValueError(f"{op}: input '{_input_name(op, i)}' is required")
-    arrays = [_operand(op, i, a) for i, a in enumerate(present)]
-    if len({a.dtype for a in arrays}) > 1:
-        raise ValueError(f"{op}: inputs mix dtypes {[str(a.dtype) for a in arrays]}")
-    expected = infer_shapes(op, [a.shape for a in arrays], attrs)
-    out = np.asarray(KERNELS[op](*arrays, **attrs))
-    want_dtype = arrays[0].dtype if op in ANY_DTYPE_OPS else np.dtype(np.float32)
+    quantized = any(q is not None for q in [*(input_quant or []), *(output_quant or [])])
+    # Movement ops given no quantization parameters at all move int8 values like any other dtype
+    # (the frontends fold constants through them); with parameters they follow the INT8 rules.
+    if int8.is_int8(op, present) and (quantized or op not in ANY_DTYPE_OPS):
+        arrays = [np.asarray(a) for a in present]
+        expected = infer_shapes(op, [a.shape for a in arrays], attrs)
+        out = np.asarray(int8.evaluate_int8(op, arrays, attrs, list(input_quant or []),
+                                            (output_quant or [None])[0]))
+        want_dtype = np.dtype(int8.output_dtype(op))
+    else:
+        arrays = [_operand(op, i, a) for i, a in enumerate(present)]
+        if len({a.dtype for a in arrays}) > 1:
+            raise ValueError(f"{op}: inputs mix dtypes {[str(a.dtype) for a in arrays]}")
+        expected = infer_shapes(op, [a.shape for a in arrays], attrs)
+        out = np.asarray(KERNELS[op](*arrays, **attrs))
+        want_dtype = arrays[0].dtype if op in ANY_DTYPE_OPS else np.dtype(np.float32)
     if out.shape != expected[0] or out.dtype != want_dtype:
         # A kernel and the op table disagree: a bug in tinyedge, not in the caller's model.
         raise RuntimeError(f"reference {op} returned {out.dtype}{list(out.shape)}, the op table "
@@ -113,7 +134,9 @@ def run_all(graph: Graph, inputs: Inputs) -> dict[str, np.ndarray]:
 
     for node in graph.nodes:
         try:
-            outs = evaluate(node.op, [value(i) for i in node.inputs], node.attrs)
+            outs = evaluate(node.op, [value(i) for i in node.inputs], node.attrs,
+                            [graph.tensors[i].quant for i in node.inputs],
+                            [graph.tensors[o].quant for o in node.outputs])
         except ValueError as e:
             raise ValueError(f"node '{node.name}' ({node.op}): {e}") from e
         for name, out in zip(node.outputs, outs):
