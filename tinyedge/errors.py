@@ -32,3 +32,8 @@ class RuntimeLoadError(TinyEdgeError):
 
 class InputError(TinyEdgeError):
     """Inputs given to a model do not match what it declares (name, count, shape or dtype)."""
+
+
+class CalibrationError(TinyEdgeError):
+    """Calibration data cannot be used: a missing path, unreadable images, wrong input names or
+    shapes, non-float, empty, NaN or Inf data, or an unknown calibration method."""
