@@ -111,7 +111,9 @@ def _quant(graph: Graph, names: list[str]) -> tuple[bytes, dict[str, int]]:
     index = {}
     for name in names:
         t = graph.tensors[name]
-        if t.quant is None:
+        # A float tensor's annotation (from a QDQ model) guides the quantizer; the runtime has no
+        # use for it, and would report the float tensor as quantized.
+        if t.quant is None or t.dtype == "float32":
             continue
         axis, scale, zero = _quant_record(t)
         key = L.I32.pack(axis) + scale.astype("<f4").tobytes() + zero.astype("<i4").tobytes()

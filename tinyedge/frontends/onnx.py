@@ -3,10 +3,15 @@
 The walk: load the model (upgrading opsets 7 and 8 with onnx.version_converter), declare its
 initializers as constants and its other inputs with static shapes, then visit the nodes in their
 (topological) order. A node whose inputs are all constants and that has a numpy folder
-(onnx_fold.FOLDERS) is evaluated at once; any other node goes to its converter (onnx_ops.CONVERTERS),
-which emits IR nodes through `ImportContext.emit`. emit folds too: an IR node whose inputs are all
-constants is evaluated with the numpy reference instead of being added, so constant subgraphs of any
-supported op leave no node behind. Finally each ONNX output gets an IR tensor of the same name.
+(onnx_fold.FOLDERS) is evaluated at once; any other node goes to its converter (CONVERTERS: those
+of onnx_ops.py and onnx_qdq.py), which emits IR nodes through `ImportContext.emit`. emit folds too:
+an IR node whose inputs are all constants is evaluated with the numpy reference instead of being
+added, so constant subgraphs of any supported op leave no node behind. Finally each ONNX output
+gets an IR tensor of the same name.
+
+QDQ models (QuantizeLinear / DequantizeLinear, onnx_qdq.py) import as float graphs whose tensors
+carry the model's quantization parameters (Tensor.quant); a constant made by moving an annotated
+one (a weight's transpose to the IR layout) carries the annotation along.
 
 Limits: float32 activations only; static shapes only (dynamic dims come from `input_shapes` or are a
 batch of 1); no subgraphs (If, Loop), no custom domains, no local functions.
@@ -25,14 +30,16 @@ import onnx
 from onnx import helper, numpy_helper, version_converter
 
 from ..errors import ModelError, UnsupportedOpError
-from ..ir import Graph, ShapeError, fill_attrs, infer_shapes
+from ..ir import Graph, QuantParams, ShapeError, fill_attrs, infer_shapes
 from .onnx_fold import FOLDERS, attribute_value
-from .onnx_ops import CONVERTERS
+from .onnx_ops import CONVERTERS as OP_CONVERTERS
+from .onnx_qdq import CONVERTERS as QDQ_CONVERTERS, folded_quant, moved_quant
 
 OPSETS = range(9, 22)  # default-domain opsets read directly
 UPGRADABLE = (7, 8)  # opsets converted to UPGRADE_TO first
 UPGRADE_TO = 9
 DEFAULT_DOMAINS = ("", "ai.onnx")
+CONVERTERS = {**OP_CONVERTERS, **QDQ_CONVERTERS}
 
 
 def load_onnx(model: str | os.PathLike | onnx.ModelProto,
@@ -131,8 +138,10 @@ class ImportContext:
     """The state of one import, and the toolkit the converters use.
 
     Converters see: `opset`, `node_name`, `shape(t)`, `value(t)` (a constant's array or None),
-    `const(array, label)`, `emit(op, inputs, label, **attrs)` and `fail(detail)`. Tensors are IR
-    tensor names; an absent optional input is None."""
+    `const(array, label, quant)`, `emit(op, inputs, label, **attrs)` and `fail(detail)`. Tensors are
+    IR tensor names; an absent optional input is None. The QDQ converters also see the ONNX side:
+    `onnx_node`, `onnx_readers` (value name -> nodes reading it), `onnx_outputs`, and keep the
+    QuantizeLinear outputs waiting for their DequantizeLinear in `quantized`."""
 
     def __init__(self, source: str, opset: int, onnx_graph: onnx.GraphProto):
         self.source, self.opset = source, opset
@@ -142,11 +151,17 @@ class ImportContext:
         # ONNX names are kept for the tensors they name, so no IR-made name may take one of them.
         self._reserved = {v.name for v in list(onnx_graph.input) + list(onnx_graph.output)}
         self._reserved |= {t.name for t in onnx_graph.initializer}
-        self._consumed = {o.name for o in onnx_graph.output}
+        self.onnx_outputs = {o.name for o in onnx_graph.output}
+        self._consumed = set(self.onnx_outputs)
+        self.onnx_readers: dict[str, list[onnx.NodeProto]] = {}
         for n in onnx_graph.node:
             self._reserved.update(n.input)
             self._reserved.update(n.output)
             self._consumed.update(n.input)
+            for i in n.input:
+                self.onnx_readers.setdefault(i, []).append(n)
+        self.onnx_node: Optional[onnx.NodeProto] = None
+        self.quantized: dict[str, tuple] = {}  # see onnx_qdq.QuantizeLinear
         self._node_names: set[str] = set()
         self._made: list[str] = []  # tensors created while converting the current node
 
@@ -161,9 +176,11 @@ class ImportContext:
             return None
         return self.graph.tensors[tensor].data
 
-    def const(self, array: np.ndarray, label: str) -> str:
-        """Add a constant made for the current node; returns its IR name."""
+    def const(self, array: np.ndarray, label: str, quant: Optional[QuantParams] = None) -> str:
+        """Add a constant made for the current node, with its quantization parameters if it has
+        any; returns its IR name."""
         name = self.graph.add_const(self._fresh(f"{self.node_name}/{label}"), np.asarray(array))
+        self.graph.tensors[name].quant = quant
         self._made.append(name)
         return name
 
@@ -172,7 +189,7 @@ class ImportContext:
         """Add IR node `op` (its node named after the ONNX node, plus /label) and return its output.
 
         When every input is a constant the op is evaluated with the numpy reference instead and
-        its value is returned as a new constant."""
+        its value is returned as a new constant (a transpose or reshape keeps the annotation)."""
         inputs = [i for i in inputs if i is not None]  # only trailing optional inputs are absent
         if all(self.graph.tensors[i].is_const for i in inputs):
             from ..reference import evaluate
@@ -180,7 +197,11 @@ class ImportContext:
             filled = fill_attrs(op, attrs)
             infer_shapes(op, [self.shape(i) for i in inputs], filled)  # the op table's checks
             value = evaluate(op, [self.value(i) for i in inputs], filled)[0]
-            return self.const(value, label or op)
+            quant = None
+            if op in ("transpose", "reshape"):
+                quant = moved_quant(self.graph.tensors[inputs[0]].quant, self.shape(inputs[0]),
+                                    value.shape, filled["perm"] if op == "transpose" else None)
+            return self.const(value, label or op, quant)
         name = self._unique_node_name(f"{self.node_name}/{label}" if label else self.node_name)
         out = self.graph.add_node(op, list(inputs), attrs, name=name, outputs=[self._fresh(name)])[0]
         self._made.append(out)
@@ -213,7 +234,7 @@ class ImportContext:
 
     def convert(self, node: onnx.NodeProto, index: int) -> None:
         """Fold or convert one ONNX node and bind its outputs."""
-        self.op_type = node.op_type
+        self.op_type, self.onnx_node = node.op_type, node
         self.node_name = self._unique_node_name(node.name or f"{node.op_type}_{index}", claim=False)
         self._made = []
         try:
@@ -234,8 +255,10 @@ class ImportContext:
                 # An alias (Identity, Dropout of another tensor): a same-shape reshape is the copy.
                 self.node_name = self._unique_node_name(f"{vi.name}/copy")
                 name = vi.name if vi.name not in self.graph.tensors else self._fresh(vi.name)
+                quant = self.graph.tensors[t].quant
                 t = self.graph.add_node("reshape", [t], {"shape": self.shape(t)},
                                         name=self.node_name, outputs=[name])[0]
+                self.graph.tensors[t].quant = quant  # a copy: the same values
             self.graph.outputs.append(t)
 
     def _convert(self, node: onnx.NodeProto) -> None:
@@ -248,7 +271,10 @@ class ImportContext:
         all_const = all(i is None or self.graph.tensors[i].is_const for i in inputs)
         if all_const and op in FOLDERS:
             results = self._call(FOLDERS[op], [self.value(i) for i in inputs], attrs)
-            results = [self.const(np.asarray(r), f"out{k}") for k, r in enumerate(_as_list(results))]
+            source = self.graph.tensors[inputs[0]] if inputs and inputs[0] else None
+            arrays = [np.asarray(r) for r in _as_list(results)]
+            quants = [folded_quant(op, attrs, source, arrays[0])] + [None] * (len(arrays) - 1)
+            results = [self.const(a, f"out{k}", q) for k, (a, q) in enumerate(zip(arrays, quants))]
         elif op in CONVERTERS:
             results = _as_list(self._call(CONVERTERS[op], inputs, attrs))
         elif op in FOLDERS:

@@ -22,6 +22,7 @@ import onnx
 from ..ir.ops import PAD_MODES, RESIZE_COORDS, RESIZE_MODES, RESIZE_NEAREST, broadcast_shapes
 from .onnx_fold import (flatten_shape, ints, normalize_axis, reshape_target, slice_triples,
                         squeeze_shape, unsqueeze_shape)
+from .onnx_qdq import fc_weight_quant
 
 INF = math.inf
 TO_NHWC, TO_NCHW = (0, 2, 3, 1), (0, 3, 1, 2)
@@ -163,6 +164,7 @@ def Gemm(ctx, a, b, c=None, *, alpha=1.0, beta=1.0, transA=0, transB=0):
             y = ctx.emit("mul", [y, ctx.const(np.float32(alpha), "alpha")], "alpha")
         return _add_c(ctx, y, c, beta)
     weight = (bv if transB else bv.T).astype(np.float32) * np.float32(alpha)  # [N, K]
+    quant = fc_weight_quant(ctx.graph.tensors[b].quant, bv.shape, bool(transB), alpha)
     n = weight.shape[0]
     cv = ctx.value(c)
     # C becomes the bias when it varies along N only: shapes (), (1,), (N,), (1, N), (1, 1).
@@ -172,7 +174,7 @@ def Gemm(ctx, a, b, c=None, *, alpha=1.0, beta=1.0, transA=0, transB=0):
     if along_n and beta != 0:
         bias = ctx.const(np.broadcast_to(cv.reshape(-1) * np.float32(beta), (n,)).astype(np.float32),
                          "bias")
-    y = ctx.emit("fully_connected", [a, ctx.const(weight, "weight"), bias])
+    y = ctx.emit("fully_connected", [a, ctx.const(weight, "weight", quant), bias])
     return y if along_n else _add_c(ctx, y, c, beta)
 
 
@@ -191,7 +193,9 @@ def MatMul(ctx, a, b):
     bv = ctx.value(b)
     if bv is not None and bv.ndim <= 2 and ctx.value(a) is None:
         weight = bv.reshape(bv.shape[0], -1).T  # [N, K]
-        y = ctx.emit("fully_connected", [_reshape(ctx, a, a2, "a_2d"), ctx.const(weight, "weight")])
+        quant = fc_weight_quant(ctx.graph.tensors[b].quant, bv.shape, False)
+        y = ctx.emit("fully_connected", [_reshape(ctx, a, a2, "a_2d"),
+                                         ctx.const(weight, "weight", quant)])
     else:
         y = ctx.emit("matmul", [_reshape(ctx, a, a2, "a_2d"), _reshape(ctx, b, b2, "b_2d")])
     return _reshape(ctx, y, out, "drop_1d")

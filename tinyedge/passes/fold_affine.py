@@ -14,8 +14,9 @@ Chains of constants on any activation merge (x * a * b has one multiply):
   mul(mul(x, a), b) -> mul(x, a * b)    div(x, a) counts as mul(x, 1 / a)
   add(add(x, a), b) -> add(x, a + b)    sub(x, a) counts as add(x, -a)
 Conditions: the inner op's output has no other reader and is not a graph output, and its clamp is
-still open (a clamp between the two does not commute with them). Only float32 constants without
-quantization parameters are rewritten; new constants are added, shared ones are never changed.
+still open (a clamp between the two does not commute with them). Only float32 constants are
+rewritten (a QDQ model's annotation on a weight goes with the old weight: the folded one is new, and
+the quantizer computes its scales); new constants are added, shared ones are never changed.
 """
 from __future__ import annotations
 

@@ -43,8 +43,8 @@ from typing import Optional
 import numpy as np
 
 from ..ir import Graph, Node, in_group
-from .rewrite import (bypass, drop_dead, insert_after, node_index, producer_of, remove_node,
-                      run_rules, set_node, sole_reader)
+from .rewrite import (bypass, drop_dead, inherit_quant, insert_after, node_index, producer_of,
+                      remove_node, run_rules, set_node, sole_reader)
 
 
 def _compose(graph: Graph, node: Node) -> bool:
@@ -194,6 +194,7 @@ def _apply(graph: Graph, reader: Node, plan: _Plan) -> None:
     inputs = list(plan.inputs)
     for k, (base, value) in plan.new_consts.items():
         inputs[k] = graph.add_const(f"{base}_perm", value)
+        inherit_quant(graph, inputs[k], base)  # the same values, rearranged
     out = reader.outputs[0]
     if plan.out_perm == tuple(range(len(plan.out_perm))):
         set_node(graph, reader, inputs, plan.attrs, out)  # out is free again: same name, same shape
@@ -269,8 +270,7 @@ def _unit_transpose_to_reshape(graph: Graph, node: Node) -> bool:
     if readers and t not in graph.outputs and all(r.op == "reshape" for r in readers):
         for r in readers:
             r.inputs = [x]
-        remove_node(graph, node)
-        del graph.tensors[t]
+        drop_dead(graph, node)
         return True
     node.op, node.attrs = "reshape", {"shape": graph.tensors[t].shape}
     return True
@@ -295,7 +295,9 @@ def _flatten_into_fully_connected(graph: Graph, node: Node) -> bool:
     # W's column index runs over T_p(x)'s axes 1..r-1; axis j of x is axis inv[j] of T_p(x).
     w_x = w.reshape((w.shape[0],) + tuple(tshape[1:])).transpose([0] + [int(inv[j]) for j in
                                                                       range(1, len(p))])
+    weight = graph.tensors[fc.inputs[1]]
     fc.inputs[1] = graph.add_const(f"{fc.inputs[1]}_perm", w_x.reshape(w.shape))
+    graph.tensors[fc.inputs[1]].quant = weight.quant  # per output channel: the rows did not move
     node.inputs = [tr.inputs[0]]
     drop_dead(graph, tr)
     return True

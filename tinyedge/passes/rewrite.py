@@ -3,6 +3,12 @@
 Every helper keeps the invariants a pass promises: node order stays topological, and the graph's
 inputs and outputs keep their names and shapes (a value that must disappear from the middle of the
 graph but is a graph output is renamed onto its replacement instead).
+
+Quantization annotations (Tensor.quant, from a QDQ model) describe values, so they stay with the
+tensor that holds those values when a rewrite renames or replaces one: a removed identity, transpose
+or reshape leaves its output's annotation to its input; a rewritten node's new output keeps the old
+one's; when a producer takes over a clamp or an affine op (fusion, BatchNorm folding), its output
+takes that op's annotation, and its own (which described the values before) is dropped.
 """
 from __future__ import annotations
 
@@ -80,9 +86,19 @@ def has_open_clamp(node: Node) -> bool:
 
 
 def is_float_const(graph: Graph, tensor: str) -> bool:
-    """A float32 constant without quantization parameters (what folding may rewrite)."""
+    """A float32 constant (what folding may rewrite). An annotation from a QDQ model does not
+    stop it: folding makes a new constant, without the annotation (the quantizer computes its
+    scales)."""
     t = graph.tensors[tensor]
-    return t.is_const and t.dtype == "float32" and t.quant is None
+    return t.is_const and t.dtype == "float32"
+
+
+def inherit_quant(graph: Graph, dst: str, src: str) -> None:
+    """dst now holds src's values (maybe in another layout): it takes src's per-tensor
+    annotation unless it has one already."""
+    q = graph.tensors[src].quant
+    if graph.tensors[dst].quant is None and q is not None and q.axis is None:
+        graph.tensors[dst].quant = q
 
 
 def remove_node(graph: Graph, node: Node) -> None:
@@ -99,24 +115,38 @@ def rename_tensor(graph: Graph, old: str, new: str) -> None:
         n.outputs = [new if o == old else o for o in n.outputs]
 
 
+def _is_identity(node: Node) -> bool:
+    """A node that bypass may remove because it copies its input: a reshape (bypass checks that
+    the shape stays) or a transpose by the identity."""
+    if node.op == "transpose":
+        return tuple(node.attrs["perm"]) == tuple(range(len(node.attrs["perm"])))
+    return node.op == "reshape"
+
+
 def bypass(graph: Graph, node: Node, src: str) -> bool:
     """Remove node, whose single output equals the value src, so that its readers read src.
 
     When the output is a graph output its name must survive: src is renamed to it, which is only
-    possible when src is an inner activation. Returns False (graph untouched) when it is not."""
+    possible when src is an inner activation. Returns False (graph untouched) when it is not.
+    Annotations: when node reads src and is not an identity, src's producer has just taken over
+    node's work (a fused clamp, a folded affine op), so src gets the output's annotation (none
+    included); otherwise src held these values already and keeps its own, or takes the output's."""
     out = node.outputs[0]
     if graph.tensors[src].shape != graph.tensors[out].shape:
         raise ValueError(f"bypass of '{node.name}': {src} and {out} differ in shape")
-    if out in graph.outputs:
-        if src in graph.inputs or src in graph.outputs or graph.is_const(src):
-            return False
-        remove_node(graph, node)
-        del graph.tensors[out]
-        rename_tensor(graph, src, out)
-        return True
+    keeps_name = src in graph.inputs or src in graph.outputs or graph.is_const(src)
+    if out in graph.outputs and keeps_name:
+        return False
+    if src in node.inputs and not _is_identity(node):
+        graph.tensors[src].quant = graph.tensors[out].quant
+    elif graph.tensors[src].quant is None:
+        graph.tensors[src].quant = graph.tensors[out].quant
     remove_node(graph, node)
-    graph.replace_uses(out, src)
     del graph.tensors[out]
+    if out in graph.outputs:
+        rename_tensor(graph, src, out)
+    else:
+        graph.replace_uses(out, src)
     return True
 
 
@@ -124,29 +154,38 @@ def set_node(graph: Graph, node: Node, inputs: list[str], attrs: dict, output: s
     """Point node (one output) at new inputs and attrs, writing a tensor named from output (its
     current output name is kept when asked for, else a fresh name is derived from it).
 
-    The output shape is inferred again from the op table, so a wrong rewrite fails loudly here."""
+    The output shape is inferred again from the op table, so a wrong rewrite fails loudly here.
+    The new output holds the old one's values (in another layout, for the layout pass), so it keeps
+    a per-tensor annotation."""
     shape = infer_shapes(node.op, [graph.tensors[i].shape for i in inputs], attrs)[0]
-    dtype = graph.tensors[node.outputs[0]].dtype
+    old = graph.tensors[node.outputs[0]]
+    quant = old.quant if old.quant is not None and old.quant.axis is None else None
     if output == node.outputs[0]:
         del graph.tensors[output]  # the node keeps its output name
     name = graph.unique_name(output)
-    graph.tensors[name] = Tensor(name, shape, dtype)
+    graph.tensors[name] = Tensor(name, shape, old.dtype, quant=quant)
     node.inputs, node.attrs, node.outputs = list(inputs), dict(attrs), [name]
 
 
 def insert_after(graph: Graph, anchor: Node, op: str, inputs: list[str], attrs: dict,
                  output: str) -> Node:
-    """Add an `op` node right after anchor that writes the (existing or new) tensor output."""
+    """Add an `op` node right after anchor that writes the (existing or new) tensor output; an
+    existing one keeps its annotation."""
     index = node_index(graph, anchor) + 1
     name = fresh_node_name(graph, f"{anchor.name}/{op}")
+    quant = graph.tensors[output].quant if output in graph.tensors else None
     graph.add_node(op, inputs, attrs, name=name, outputs=[output], index=index)
+    graph.tensors[output].quant = quant
     return graph.nodes[index]
 
 
 def drop_dead(graph: Graph, node: Node) -> None:
-    """Remove node if nothing reads its outputs (and none is a graph output)."""
+    """Remove node if nothing reads its outputs (and none is a graph output). A removed transpose
+    or reshape, whose readers now read its input instead, leaves its annotation to that input."""
     if any(o in graph.outputs or graph.consumers(o) for o in node.outputs):
         return
+    if node.op in ("transpose", "reshape"):
+        inherit_quant(graph, node.inputs[0], node.outputs[0])
     remove_node(graph, node)
     for o in node.outputs:
         graph.tensors.pop(o, None)
