@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 OUT    ?= build
 RUNTIME_SOURCES := $(shell find runtime_c -name '*.c' -o -name '*.h' -o -name '*.def') tinyedge/_runtime_build.py
 
-.PHONY: demo test sysdeps venv runtime bench bench-env codegen clean
+.PHONY: demo test sysdeps venv runtime bench bench-int8 bench-env codegen clean
 
 demo: venv
 	$(BIN)/python examples/digits/demo.py --out-dir $(OUT)/demo
@@ -45,6 +45,9 @@ bench-env: venv
 
 bench: bench-env
 	.venv-bench/bin/python benchmarks/float_vs_peers.py --out-dir $(OUT)/bench
+
+bench-int8: bench-env
+	.venv-bench/bin/python benchmarks/int8_vs_peers.py --out-dir $(OUT)/bench-int8
 
 clean:
 	rm -rf $(OUT) build *.egg-info tinyedge/_runtime*.so .pytest_cache .hypothesis

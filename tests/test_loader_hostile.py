@@ -28,16 +28,19 @@ STRINGS, TENSORS, OPS, IO, PARAMS, GRAPH, PLAN, METADATA, WEIGHTS, QUANT = range
 
 
 def base_graph() -> Graph:
-    """x -> conv2d(w, b, pad 1, relu) -> add(c) -> output; a quantization record on x."""
+    """x -> conv2d(w, b, pad 1, relu) -> add(c) -> output 1 -> quantize -> dequantize -> output 2;
+    the int8 tensor between the last two carries the file's one quantization record."""
     rng = np.random.default_rng(7)
     g = Graph()
     x = g.add_input("x", (1, 6, 5, 3))
-    g.tensors[x].quant = QuantParams(scale=np.array([0.5], np.float32), zero_point=np.array([2]))
     w = g.add_const("w", rng.uniform(-1, 1, (4, 3, 3, 3)).astype(np.float32))
     b = g.add_const("b", rng.uniform(-1, 1, (4,)).astype(np.float32))
     (y,) = g.add_node("conv2d", [x, w, b], {"pads": (1, 1, 1, 1), "act_min": 0.0}, name="conv")
     c = g.add_const("c", rng.uniform(-1, 1, (4,)).astype(np.float32))
-    g.outputs = g.add_node("add", [y, c], name="add")
+    (z,) = g.add_node("add", [y, c], name="add")
+    (q,) = g.add_node("quantize", [z], name="q", dtype="int8")
+    g.tensors[q].quant = QuantParams(scale=np.array([0.5], np.float32), zero_point=np.array([2]))
+    g.outputs = [z] + g.add_node("dequantize", [q], name="dq", dtype="float32")
     return g
 
 
@@ -238,9 +241,10 @@ def test_base_file_loads_and_matches_the_reference(base, tmp_path):
     path.write_bytes(base)
     model = tinyedge.load(path)
     x = np.random.default_rng(1).uniform(-1, 1, (1, 6, 5, 3)).astype(np.float32)
-    (want,) = reference.run(base_graph(), [x])
-    (got,) = model.run(x)
-    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    want = reference.run(base_graph(), [x])
+    got = model.run(x)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(got[1], want[1])  # quantize -> dequantize: exact in both
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -270,17 +274,17 @@ def test_absent_optional_input_is_accepted(base, tmp_path):
     g = base_graph()
     g.nodes[0].inputs = g.nodes[0].inputs[:2]
     x = np.random.default_rng(2).uniform(-1, 1, (1, 6, 5, 3)).astype(np.float32)
-    (got,) = tinyedge.load(path).run(x)
-    np.testing.assert_allclose(got, reference.run(g, [x])[0], rtol=1e-5, atol=1e-5)
+    got = tinyedge.load(path).run(x)
+    np.testing.assert_allclose(got[0], reference.run(g, [x])[0], rtol=1e-5, atol=1e-5)
 
 
 def test_unknown_section_kind_is_skipped(base, tmp_path):
     """A later minor version may add section kinds: a 1.0 loader skips what it does not know."""
     tem = Tem(base)
     tem.put("I", tem.entry[QUANT], 77)  # QUANT is optional; the quant index now points nowhere
-    tem.put("I", tem.tensor(0) + 48, NONE)
+    tem.put("I", tem.tensor(tem.index("q")) + 48, NONE)
     tem.put("H", 6, 3)  # minor version 3
     path = tmp_path / "minor.tem"
     path.write_bytes(bytes(tem.fix().b))
-    model = tinyedge.load(path)
-    assert model.inputs[0].scale is None and len(model.ops) == 2
+    with pytest.raises(RuntimeLoadError, match="'q' needs per-tensor quantization parameters"):
+        tinyedge.load(path)  # the file is read; the int8 tensor has lost its record

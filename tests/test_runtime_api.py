@@ -22,15 +22,17 @@ RTOL = ATOL = 1e-5
 
 
 def two_input_graph() -> Graph:
-    """a (2, 3, 4) and b (1, 4) -> sub -> tanh -> y, and mul(a, 2) -> z: two inputs, two outputs."""
+    """a (2, 3, 4) float and b (1, 4) int8 -> dequantize -> sub -> tanh -> y, and mul(a, 2) -> z:
+    two inputs, two outputs."""
     g = Graph()
     a = g.add_input("a", (2, 3, 4))
-    b = g.add_input("b", (1, 4))
-    (d,) = g.add_node("sub", [a, b], name="diff")
+    b = g.add_input("b", (1, 4), dtype="int8")
+    g.tensors[b].quant = QuantParams(scale=np.array([0.25], np.float32), zero_point=np.array([-3]))
+    (bf,) = g.add_node("dequantize", [b], name="b_float", dtype="float32")
+    (d,) = g.add_node("sub", [a, bf], name="diff")
     (y,) = g.add_node("tanh", [d], name="y")
     (z,) = g.add_node("mul", [a, g.add_const("two", np.full((1,), 2.0, np.float32))], name="z")
     g.outputs = [y, z]
-    g.tensors[b].quant = QuantParams(scale=np.array([0.25], np.float32), zero_point=np.array([-3]))
     return g
 
 
@@ -47,13 +49,16 @@ def two(tmp_path):
 
 def random_inputs(graph: Graph, seed: int = 0) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
-    return [rng.uniform(-1, 1, graph.tensors[n].shape).astype(np.float32) for n in graph.inputs]
+    return [rng.uniform(-1, 1, graph.tensors[n].shape).astype(np.float32)
+            if graph.tensors[n].dtype == "float32"
+            else rng.integers(-128, 128, graph.tensors[n].shape).astype(graph.tensors[n].dtype)
+            for n in graph.inputs]
 
 
 def test_inputs_and_outputs_are_described(two):
     _, model = two
     assert model.inputs == [TensorInfo("a", (2, 3, 4), np.dtype(np.float32), None, None),
-                            TensorInfo("b", (1, 4), np.dtype(np.float32), 0.25, -3)]
+                            TensorInfo("b", (1, 4), np.dtype(np.int8), 0.25, -3)]
     assert [(t.name, t.shape, t.dtype) for t in model.outputs] == [
         ("y", (2, 3, 4), np.float32), ("z", (2, 3, 4), np.float32)]
 
@@ -61,7 +66,7 @@ def test_inputs_and_outputs_are_described(two):
 def test_ops_meta_and_arena(two):
     graph, model = two
     assert [(op.name, op.op, op.kernel) for op in model.ops] == [
-        ("diff", "sub", "te_sub_f32__ref"), ("y", "tanh", "te_tanh_f32__ref"),
+        ("b_float", "dequantize", "te_dequantize_s8__ref"), ("diff", "sub", "te_sub_f32__ref"), ("y", "tanh", "te_tanh_f32__ref"),
         ("z", "mul", "te_mul_f32__ref")]
     assert all(isinstance(op, OpInfo) and op.macs >= 0 for op in model.ops)
     assert model.meta("name") == "api" and model.meta("source") == "api.onnx"
@@ -119,7 +124,7 @@ def test_load_bytes(two):
 
 @pytest.mark.parametrize("inputs, message", [
     (lambda a, b: [a, b[:, :3]],
-     r"^input 'b': expected shape \(1, 4\) float32, got \(1, 3\) float32$"),
+     r"^input 'b': expected shape \(1, 4\) int8, got \(1, 3\) int8$"),
     (lambda a, b: [a.astype(np.float64), b],
      r"^input 'a': expected \(2, 3, 4\) float32, got \(2, 3, 4\) float64; cast it with "
      r"\.astype\(np\.float32\)$"),

@@ -15,11 +15,12 @@ def load(path, threads: int = 1):
     return _load(path, threads=threads)
 
 
-def build(src, out, input_shapes=None, on_stage=None):
-    """Compile a source model (ONNX) into a .tem file; returns a `tinyedge.compiler.BuildResult`."""
+def build(src, out, **options):
+    """Compile a source model (ONNX) into a .tem file, float or INT8 (`quantize="int8"`,
+    `calib=...`); see `tinyedge.compiler.build` for the options. Returns a BuildResult."""
     from .compiler import build as _build
 
-    return _build(src, out, input_shapes=input_shapes, on_stage=on_stage)
+    return _build(src, out, **options)
 
 
 __all__ = ["__version__", "load", "build"]

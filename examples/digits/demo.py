@@ -1,7 +1,8 @@
-"""The tinyedge demo: train a small CNN, build it into a .tem file, run it with the C runtime.
+"""The tinyedge demo: train a small CNN, build it into float and INT8 .tem files, run both in C.
 
-Prints the build summary, then top-1 accuracy of the float original (PyTorch) and of tinyedge on the
-held-out digits, how often they agree, the largest logit difference, and per-image latency.
+Prints each build's summary, then top-1 accuracy on the held-out digits, per-image latency and file
+size for the float original (PyTorch), tinyedge float32 and tinyedge INT8 side by side, and how
+closely the two tinyedge builds follow the original.
 """
 from __future__ import annotations
 
@@ -20,18 +21,28 @@ import train as digits  # noqa: E402
 
 import tinyedge  # noqa: E402
 from tinyedge.cli.fmt import human_bytes  # noqa: E402
+from tinyedge.evaluate import as_float, to_input  # noqa: E402
+
+CALIBRATION_SAMPLES = 256  # from the training split: the held-out digits stay unseen
 
 
-def latency_ms(fn, x, warmup: int = 20, iters: int = 200) -> float:
-    """Median wall time of fn(x) in milliseconds."""
+def latency_ms(fn, warmup: int = 20, iters: int = 200) -> float:
+    """Median wall time of fn() in milliseconds."""
     for _ in range(warmup):
-        fn(x)
+        fn()
     times = []
     for _ in range(iters):
         t0 = time.perf_counter()
-        fn(x)
+        fn()
         times.append(time.perf_counter() - t0)
     return float(np.median(times) * 1e3)
+
+
+def run_all(model, x: np.ndarray) -> np.ndarray:
+    """Float outputs of a loaded .tem model for every image of x (one at a time, as on a device)."""
+    info_in, info_out = model.inputs[0], model.outputs[0]
+    return np.concatenate([as_float(model.run([to_input(x[i:i + 1], info_in)])[0], info_out)
+                           for i in range(len(x))])
 
 
 def main() -> None:
@@ -43,31 +54,40 @@ def main() -> None:
     console = Console(highlight=False)
 
     with console.status("training the example CNN on scikit-learn's digits"):
-        model, (_, _, x_te, y_te) = digits.train()
+        model, (x_tr, _, x_te, y_te) = digits.train()
         digits.export_onnx(model, out / "model.onnx")
     console.print(f"trained; exported [bold]{out / 'model.onnx'}[/]")
 
-    result = tinyedge.build(out / "model.onnx", out / "model.tem")
-    console.print(f"built [bold]{result.path}[/]: {result.num_ops} ops ({result.graph.summary()}), "
-                  f"{result.num_params:,} parameters, file {human_bytes(result.file_size)}, "
-                  f"arena {human_bytes(result.plan.arena_size)}")
+    builds = {}
+    with console.status("building float32 and INT8 .tem files"):
+        builds["float32"] = tinyedge.build(out / "model.onnx", out / "model.tem")
+        calib = {"image": x_tr[:CALIBRATION_SAMPLES]}
+        builds["int8"] = tinyedge.build(out / "model.onnx", out / "model_int8.tem", quantize="int8",
+                                        calib=calib)
+    for kind, r in builds.items():
+        console.print(f"built [bold]{r.path}[/] ({kind}): {r.num_ops} ops ({r.graph.summary()}), "
+                      f"file {human_bytes(r.file_size)}, arena {human_bytes(r.plan.arena_size)}")
 
-    m = tinyedge.load(result.path)
-    with torch.no_grad():
-        ref = model(torch.from_numpy(x_te)).numpy()
-    got = np.concatenate([m.run([x_te[i:i + 1]])[0] for i in range(len(x_te))])
-
-    t = Table("", "top-1 accuracy", "latency / image", title=f"{len(x_te)} held-out digits",
-              title_justify="left")
     with torch.no_grad():
         torch.set_num_threads(1)
-        torch_ms = latency_ms(lambda x: model(torch.from_numpy(x)), x_te[:1])
-    te_ms = latency_ms(lambda x: m.run([x]), x_te[:1])
-    t.add_row("float original (PyTorch)", f"{(ref.argmax(1) == y_te).mean():.2%}", f"{torch_ms:.3f} ms")
-    t.add_row("tinyedge C runtime (fp32)", f"{(got.argmax(1) == y_te).mean():.2%}", f"{te_ms:.3f} ms")
+        ref = model(torch.from_numpy(x_te)).numpy()
+        torch_ms = latency_ms(lambda: model(torch.from_numpy(x_te[:1])))
+    onnx_size = (out / "model.onnx").stat().st_size
+    t = Table("", "top-1 accuracy", "agrees with original", "latency / image", "file",
+              title=f"{len(x_te)} held-out digits, one image at a time, one thread", title_justify="left")
+    t.add_row("float original (PyTorch)", f"{(ref.argmax(1) == y_te).mean():.2%}", "",
+              f"{torch_ms:.3f} ms", f"{human_bytes(onnx_size)} (.onnx)")
+    for kind, r in builds.items():
+        m = tinyedge.load(r.path)
+        got = run_all(m, x_te)
+        x0 = to_input(x_te[:1], m.inputs[0])
+        t.add_row(f"tinyedge C runtime ({kind})", f"{(got.argmax(1) == y_te).mean():.2%}",
+                  f"{(got.argmax(1) == ref.argmax(1)).mean():.2%}",
+                  f"{latency_ms(lambda: m.run([x0])):.3f} ms", human_bytes(r.file_size))
     console.print(t)
-    console.print(f"predictions agree on {(got.argmax(1) == ref.argmax(1)).mean():.2%} of images; "
-                  f"largest logit difference {np.abs(got - ref).max():.2e}")
+    f32, i8 = builds["float32"], builds["int8"]
+    console.print(f"INT8 file: {i8.file_size / f32.file_size:.0%} of the float32 file; "
+                  f"per-layer quantization report: {i8.report_path}")
 
 
 if __name__ == "__main__":

@@ -9,8 +9,9 @@ from rich.console import Console
 from .. import __version__
 from ..errors import TinyEdgeError
 from . import bench, build, inspect, ops, run
+from . import eval as eval_cmd
 
-COMMANDS = (build, inspect, run, bench, ops)
+COMMANDS = (build, inspect, run, eval_cmd, bench, ops)
 
 
 def make_parser() -> argparse.ArgumentParser:

@@ -22,6 +22,23 @@ def _layouts(meta: dict, key: str, n: int) -> list[str]:
     return (vals + ["-"] * n)[:n]
 
 
+def _quant(t):
+    """A tensor's quantization parameters as plain data, or None."""
+    q = t.quant
+    if q is None:
+        return None
+    return {"scale": [float(v) for v in q.scale], "zero_point": [int(v) for v in q.zero_point],
+            "axis": q.axis}
+
+
+def _quant_str(q) -> str:
+    if q is None:
+        return ""
+    if len(q["scale"]) == 1:
+        return f"scale {q['scale'][0]:.4g}, zero point {q['zero_point'][0]}"
+    return f"{len(q['scale'])} scales (axis {q['axis']}), {min(q['scale']):.3g}..{max(q['scale']):.3g}"
+
+
 def describe(path) -> dict:
     """Everything inspect shows, as plain data."""
     from ..format.reader import read_tem
@@ -31,8 +48,8 @@ def describe(path) -> dict:
     t = tem.tensors
 
     def io(indices, layouts):
-        return [{"name": t[i].name, "shape": list(t[i].shape), "dtype": t[i].dtype, "layout": lay}
-                for i, lay in zip(indices, layouts)]
+        return [{"name": t[i].name, "shape": list(t[i].shape), "dtype": t[i].dtype, "layout": lay,
+                 "quant": _quant(t[i])} for i, lay in zip(indices, layouts)]
 
     ops = []
     for op in tem.ops:
@@ -44,7 +61,7 @@ def describe(path) -> dict:
     role = {**{t[i].name: "output" for i in tem.outputs}, **{t[i].name: "input" for i in tem.inputs}}
     tensors = [{"name": x.name, "shape": list(x.shape), "dtype": x.dtype, "nbytes": x.nbytes,
                 "kind": "constant" if x.is_const else role.get(x.name, "activation"),
-                "offset": x.offset} for x in t]
+                "offset": x.offset, "quant": _quant(x)} for x in t]
     return {"file": str(path), "format_version": "%d.%d" % tem.version, "file_size": tem.file_size,
             "meta": tem.meta,
             "inputs": io(tem.inputs, _layouts(tem.meta, "input_layouts", len(tem.inputs))),
@@ -65,9 +82,9 @@ def run(args, console) -> int:
                   f"built by {m.get('producer', '?')}, format {d['format_version']}, "
                   f"{human_bytes(d['file_size'])}")
     for title, rows in (("inputs", d["inputs"]), ("outputs", d["outputs"])):
-        tab = Table("name", "shape", "dtype", "layout", title=title, title_justify="left")
+        tab = Table("name", "shape", "dtype", "layout", "quantization", title=title, title_justify="left")
         for r in rows:
-            tab.add_row(r["name"], shape_str(r["shape"]), r["dtype"], r["layout"])
+            tab.add_row(r["name"], shape_str(r["shape"]), r["dtype"], r["layout"], _quant_str(r["quant"]))
         console.print(tab)
     tab = Table("#", "op", "node", "inputs", "output shape", "MACs", title=f"{len(d['ops'])} ops",
                 title_justify="left")
@@ -76,12 +93,12 @@ def run(args, console) -> int:
                     f"{o['macs']:,}" if o["macs"] else "")
     console.print(tab)
     console.print(f"total MACs per run: {sum(o['macs'] for o in d['ops']):,}")
-    tab = Table("name", "kind", "shape", "dtype", "bytes", "offset", title=f"{len(d['tensors'])} tensors "
+    tab = Table("name", "kind", "shape", "dtype", "bytes", "offset", "quantization", title=f"{len(d['tensors'])} tensors "
                 "(offset: in the arena for activations, in the weights for constants)",
                 title_justify="left")
     for x in d["tensors"]:
         tab.add_row(x["name"], x["kind"], shape_str(x["shape"]), x["dtype"], f"{x['nbytes']:,}",
-                    str(x["offset"]))
+                    str(x["offset"]), _quant_str(x["quant"]))
     console.print(tab)
     w, p = d["weights"], d["plan"]
     console.print(f"weights: {w['tensors']} constant tensors, {human_bytes(w['bytes'])}")
