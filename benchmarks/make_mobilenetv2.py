@@ -58,15 +58,19 @@ def models_are_current(out_dir: str | os.PathLike, seed: int) -> bool:
     return meta.get("seed") == seed and meta.get("onnx_opset") == ONNX_OPSET
 
 
-def make_keras_model(seed: int):
-    """MobileNetV2 with random weights (from seed) and calibrated, perturbed BatchNorm statistics."""
+def make_keras_model(seed: int, classifier_activation: str | None = "softmax"):
+    """MobileNetV2 with random weights (from seed) and calibrated, perturbed BatchNorm statistics.
+
+    classifier_activation=None ends the network at the logits (the weights are the same: the
+    final activation has none)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
     import numpy as np
 
     keras.utils.set_random_seed(seed)
     model = keras.applications.MobileNetV2(input_shape=(INPUT_HW, INPUT_HW, 3), alpha=1.0,
-                                           include_top=True, weights=None, classes=NUM_CLASSES)
+                                           include_top=True, weights=None, classes=NUM_CLASSES,
+                                           classifier_activation=classifier_activation)
     _set_batchnorm_statistics(model, np.random.default_rng(seed))
     return model
 
@@ -99,13 +103,16 @@ def _input_spec():
     return tf.TensorSpec((1, INPUT_HW, INPUT_HW, 3), tf.float32, name=INPUT_NAME)
 
 
-def write_tflite(model, path: Path) -> None:
-    """Convert the Keras model to a float32 .tflite file (batch 1) at path."""
+def write_tflite(model, path: Path, configure=None) -> None:
+    """Convert the Keras model to a .tflite file (batch 1) at path: float32, no optimizations,
+    unless configure(converter) sets options first (make_int8_models.py: full-integer INT8)."""
     import tensorflow as tf
 
     with tempfile.TemporaryDirectory(prefix="mnv2_savedmodel_") as saved:
         model.export(saved, format="tf_saved_model", input_signature=[_input_spec()], verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(saved)
+        if configure is not None:
+            configure(converter)
         path.write_bytes(converter.convert())
 
 
