@@ -129,7 +129,7 @@ def run(args, console) -> int:
     t.add_row("file size", size)
     t.add_row("arena", f"{human_bytes(plan.arena_size)}  (all activations "
                        f"{human_bytes(plan.activations_total)}, lower bound {human_bytes(plan.lower_bound)})")
-    if result.report_path:
-        t.add_row("report", str(result.report_path))
     console.print(t)
+    if result.report_path:
+        console.print(f"quantization report: {result.report_path}", soft_wrap=True)
     return 0
