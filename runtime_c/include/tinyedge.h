@@ -156,6 +156,17 @@ te_status te_model_invoke(te_model *model);
 int te_model_num_ops(const te_model *model);
 te_status te_model_op_info(const te_model *model, int i, te_op_info *info);
 
+/* Number of input slots / outputs of op i (an absent optional input has a slot), or -1 when i is
+ * out of range. */
+int te_model_op_num_inputs(const te_model *model, int i);
+int te_model_op_num_outputs(const te_model *model, int i);
+
+/* Describe input or output k of op i (name, dtype, shape, nbytes, per-tensor quantization), as
+ * te_model_input_info does for graph inputs. TE_ERR_ARG when i or k is out of range, info is NULL
+ * or the input is an absent optional one. Pointers stay valid until te_model_free. */
+te_status te_model_op_input_info(const te_model *model, int i, int k, te_tensor_info *info);
+te_status te_model_op_output_info(const te_model *model, int i, int k, te_tensor_info *info);
+
 /* The metadata value for key (docs/format.md, METADATA), or NULL when absent. */
 const char *te_model_meta(const te_model *model, const char *key);
 

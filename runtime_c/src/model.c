@@ -102,16 +102,9 @@ static te_tensor *te_io_tensor(const te_model *m, int is_input, int i)
     return &m->tensors[is_input ? m->graph_inputs[i] : m->graph_outputs[i]];
 }
 
-static te_status te_io_info(const te_model *m, int is_input, int i, te_tensor_info *info)
+/* Fill info from tensor t. */
+static void te_describe(const te_tensor *t, te_tensor_info *info)
 {
-    const te_tensor *t;
-    if (m == NULL || info == NULL)
-        return TE_ERR_ARG;
-    t = te_io_tensor(m, is_input, i);
-    if (t == NULL)
-        return te_model_fail((te_model *)m, TE_ERR_ARG, "%s %d is out of range (the model has %lu)",
-                             is_input ? "input" : "output", i,
-                             (unsigned long)(is_input ? m->n_graph_inputs : m->n_graph_outputs));
     memset(info, 0, sizeof *info);
     info->name = t->name;
     info->dtype = t->dtype;
@@ -123,6 +116,19 @@ static te_status te_io_info(const te_model *m, int is_input, int i, te_tensor_in
         info->scale = t->quant->scales[0];
         info->zero_point = t->quant->zero_points[0];
     }
+}
+
+static te_status te_io_info(const te_model *m, int is_input, int i, te_tensor_info *info)
+{
+    const te_tensor *t;
+    if (m == NULL || info == NULL)
+        return TE_ERR_ARG;
+    t = te_io_tensor(m, is_input, i);
+    if (t == NULL)
+        return te_model_fail((te_model *)m, TE_ERR_ARG, "%s %d is out of range (the model has %lu)",
+                             is_input ? "input" : "output", i,
+                             (unsigned long)(is_input ? m->n_graph_inputs : m->n_graph_outputs));
+    te_describe(t, info);
     return TE_OK;
 }
 
@@ -236,6 +242,51 @@ te_status te_model_op_info(const te_model *m, int i, te_op_info *info)
     info->kernel = node->kernel->name;
     info->macs = node->macs;
     return TE_OK;
+}
+
+int te_model_op_num_inputs(const te_model *m, int i)
+{
+    return m != NULL && i >= 0 && (uint32_t)i < m->n_nodes ? m->nodes[i].n_in : -1;
+}
+
+int te_model_op_num_outputs(const te_model *m, int i)
+{
+    return m != NULL && i >= 0 && (uint32_t)i < m->n_nodes ? m->nodes[i].n_out : -1;
+}
+
+static te_status te_op_tensor_info(const te_model *m, int i, int is_input, int k,
+                                   te_tensor_info *info)
+{
+    const char *role = is_input ? "input" : "output";
+    const te_node *node;
+    const te_tensor *t;
+    int n;
+    if (m == NULL || info == NULL)
+        return TE_ERR_ARG;
+    if (i < 0 || (uint32_t)i >= m->n_nodes)
+        return te_model_fail((te_model *)m, TE_ERR_ARG, "op %d is out of range (the model has %lu)",
+                             i, (unsigned long)m->n_nodes);
+    node = &m->nodes[i];
+    n = is_input ? node->n_in : node->n_out;
+    if (k < 0 || k >= n)
+        return te_model_fail((te_model *)m, TE_ERR_ARG, "op %d '%s': %s %d is out of range (it has "
+                             "%d)", i, node->name, role, k, n);
+    t = is_input ? node->in[k] : node->out[k];
+    if (t == NULL)
+        return te_model_fail((te_model *)m, TE_ERR_ARG, "op %d '%s': optional input %d is absent",
+                             i, node->name, k);
+    te_describe(t, info);
+    return TE_OK;
+}
+
+te_status te_model_op_input_info(const te_model *m, int i, int k, te_tensor_info *info)
+{
+    return te_op_tensor_info(m, i, 1, k, info);
+}
+
+te_status te_model_op_output_info(const te_model *m, int i, int k, te_tensor_info *info)
+{
+    return te_op_tensor_info(m, i, 0, k, info);
 }
 
 const char *te_model_meta(const te_model *m, const char *key)
