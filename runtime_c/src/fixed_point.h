@@ -24,26 +24,27 @@ static inline int32_t te_sat32(int64_t v)
 static inline int32_t te_sqrdmulh(int32_t x, int32_t m)
 {
     int64_t p = 2 * (int64_t)x * (int64_t)m + ((int64_t)1 << 31);
-    /* floor division by 2^32 without relying on >> of a negative value */
-    int64_t q = p >= 0 ? p / 4294967296LL : -((-p + 4294967295LL) / 4294967296LL);
+    /* floor(p / 2^32) without >> of a negative value: as an unsigned, p + 2^63 is p's bits with
+     * the top one flipped, and its shift is floor(p / 2^32) + 2^31. No branch, no division. */
+    int64_t q = (int64_t)(((uint64_t)p ^ ((uint64_t)1 << 63)) >> 32) - ((int64_t)1 << 31);
     return te_sat32(q);
 }
 
-/* (x + 2^(r-1)) >> r, flooring, for r in [1, 31]; x for r == 0. Computed in 64 bits: no overflow. */
+/* (x + 2^(r-1)) >> r, flooring, for r in [1, 31]; x for r == 0. The sum is offset by 2^62 to be
+ * non-negative, so the shift floors without >> of a negative value, a division or a branch (r
+ * varies per channel: a division here was the slow part of requantizing). */
 static inline int32_t te_rounding_shift_right(int32_t x, int r)
 {
-    if (r <= 0)
-        return x;
-    int64_t v = (int64_t)x + ((int64_t)1 << (r - 1));
-    int64_t d = (int64_t)1 << r;
-    return (int32_t)(v >= 0 ? v / d : -((-v + d - 1) / d));
+    const int64_t offset = (int64_t)1 << 62;
+    int64_t v = (int64_t)x + (((int64_t)1 << r) >> 1) + offset;
+    return (int32_t)((v >> r) - (offset >> r));
 }
 
 /* acc * m * 2^(shift - 31): saturating left shift by max(shift, 0), SQRDMULH, rounding right shift
  * by max(-shift, 0). m in [2^30, 2^31 - 1] or 0, shift in [-31, 30]. */
 static inline int32_t te_requantize(int32_t acc, int32_t m, int shift)
 {
-    int32_t x = shift > 0 ? te_sat32((int64_t)acc * ((int64_t)1 << shift)) : acc;
+    int32_t x = te_sat32((int64_t)acc * ((int64_t)1 << (shift > 0 ? shift : 0)));
     return te_rounding_shift_right(te_sqrdmulh(x, m), shift < 0 ? -shift : 0);
 }
 
