@@ -5,16 +5,21 @@ BIN    := $(VENV)/bin
 OUT    ?= build
 RUNTIME_SOURCES := $(shell find runtime_c -name '*.c' -o -name '*.h' -o -name '*.def') tinyedge/_runtime_build.py
 
-.PHONY: demo test sysdeps venv runtime bench bench-int8 bench-env codegen clean
+.PHONY: demo test sysdeps sysdeps-cross venv runtime bench bench-int8 bench-env codegen clean
 
 demo: venv
 	$(BIN)/python examples/digits/demo.py --out-dir $(OUT)/demo
 
-test: venv
+test: venv sysdeps-cross
 	$(BIN)/python -m pytest -q
 
+# System packages (scripts/sysdeps.sh says which and why); the tests also want the ARM cross
+# compilers and qemu-user.
 sysdeps:
 	@bash scripts/sysdeps.sh
+
+sysdeps-cross:
+	@bash scripts/sysdeps.sh --cross
 
 venv: $(VENV)/.deps-installed $(VENV)/.runtime-built
 

@@ -1,7 +1,16 @@
 #!/usr/bin/env bash
 # Install the system packages tinyedge needs to build and test (Debian/Ubuntu).
 # As root it installs what is missing with apt-get; otherwise it names what is missing and how to get it.
+#
+# Two groups:
+# - required (gcc, make, python3-venv, python3-dev, the sanitizer runtimes): without them nothing
+#   builds, so a non-root run that misses one fails;
+# - cross (Debian's ARM cross compilers and qemu-user), with --cross only (make test): only the ARM
+#   tests and `tinyedge runner --toolchain gcc` use them (the default toolchain, zig, comes from
+#   PyPI), so a non-root run that misses them says so and carries on; those tests skip with the reason.
 set -euo pipefail
+with_cross=0
+[ "${1:-}" = "--cross" ] && with_cross=1
 
 need=()
 command -v gcc >/dev/null 2>&1 || need+=(gcc)
@@ -17,13 +26,32 @@ if command -v gcc >/dev/null 2>&1 && ! echo 'int main(void){return 0;}' | \
   need+=("libgcc-$(gcc -dumpversion | cut -d. -f1)-dev")
 fi
 
-[ ${#need[@]} -eq 0 ] && exit 0
+# Cross compilers with the static C library each one links (with --no-install-recommends the
+# libc6-dev-*-cross packages must be named), and qemu-user (not qemu-user-static: its qemu-aarch64
+# is the one that accepts -plugin).
+cross=()
+if [ "$with_cross" = 1 ]; then
+  command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || cross+=(gcc-aarch64-linux-gnu)
+  [ -e /usr/aarch64-linux-gnu/lib/libc.a ] || cross+=(libc6-dev-arm64-cross)
+  command -v arm-linux-gnueabihf-gcc >/dev/null 2>&1 || cross+=(gcc-arm-linux-gnueabihf)
+  [ -e /usr/arm-linux-gnueabihf/lib/libc.a ] || cross+=(libc6-dev-armhf-cross)
+  { command -v qemu-aarch64 && command -v qemu-arm; } >/dev/null 2>&1 || cross+=(qemu-user)
+fi
+
+[ ${#need[@]} -eq 0 ] && [ ${#cross[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  echo "installing system packages: ${need[*]}"
+  echo "installing system packages: ${need[*]} ${cross[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${need[@]}"
-else
+  apt-get install -y -qq --no-install-recommends "${need[@]}" "${cross[@]}"
+  exit 0
+fi
+if [ ${#cross[@]} -gt 0 ]; then
+  echo "note: the ARM cross-build tests need these system packages: ${cross[*]}" >&2
+  echo "      install them with:  sudo apt-get install --no-install-recommends ${cross[*]}" >&2
+  echo "      (without them those tests skip; tinyedge runner builds with zig from PyPI anyway)" >&2
+fi
+if [ ${#need[@]} -gt 0 ]; then
   echo "tinyedge needs these system packages: ${need[*]}" >&2
   echo "install them with:  sudo apt-get install ${need[*]}" >&2
   exit 1

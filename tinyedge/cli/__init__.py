@@ -5,13 +5,14 @@ import argparse
 import sys
 
 from rich.console import Console
+from rich.markup import escape
 
 from .. import __version__
 from ..errors import TinyEdgeError
-from . import bench, build, inspect, ops, run
+from . import bench, build, inspect, ops, run, runner
 from . import eval as eval_cmd
 
-COMMANDS = (build, inspect, run, eval_cmd, bench, ops)
+COMMANDS = (build, inspect, run, eval_cmd, bench, ops, runner)
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -35,7 +36,7 @@ def main(argv=None) -> int:
         return args.func(args, console) or 0
     except (TinyEdgeError, OSError) as e:
         msg = str(e) if isinstance(e, TinyEdgeError) else f"{e.filename or ''}: {e.strerror or e}"
-        Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {msg}", soft_wrap=True)
+        Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {escape(msg)}", soft_wrap=True)
         return 1
     except KeyboardInterrupt:
         Console(stderr=True).print("interrupted")

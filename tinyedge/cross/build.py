@@ -1,0 +1,233 @@
+"""Build `tinyedge-run`, the static on-device runner, for a board; cache the result on the host.
+
+The recipe: every .c under runtime_c/src plus the runner's main (runtime_c/tools/tinyedge_run.c)
+and its helpers (runtime_c/tools/run/*.c) are compiled to objects, in parallel, each with the flags
+of its ISA (targets.py); the objects are linked static and stripped with the target's one fixed link
+flag set. The build happens in a temporary folder next to its final place and is renamed into place
+when complete, so a reader never sees half a runner and two builds never mix their objects.
+
+A finished build is found again by its key (cache.py): sources, target, toolchain, version, flags.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+from ..boards import Board
+from ..errors import TinyEdgeError
+from .cache import build_key, cache_root, tree_digest
+from .targets import LIBS, isa_of
+from .toolchain import Toolchain, find_toolchain
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+RUNTIME = ROOT / "runtime_c"
+RUNNER_MAIN = RUNTIME / "tools" / "tinyedge_run.c"
+RUNNER_HELPERS = RUNTIME / "tools" / "run"
+RUNNER_NAME = "tinyedge-run"
+BUDGET_BYTES = 300 * 1024  # aarch64, every kernel in: a third under TFLite's selective arm64 build
+
+# (stage, done, total): stage is "compile" or "link"; the CLI turns these into a progress bar.
+Progress = Callable[[str, int, int], None]
+
+
+class BuildError(TinyEdgeError):
+    """A source of the runtime or the runner does not compile or link for the board."""
+
+
+@dataclass
+class RunnerBuild:
+    """A built (or cached) runner: where it is, its stripped size and how it was made."""
+
+    board: Board
+    toolchain: Toolchain
+    path: Path
+    size: int
+    key: str
+    cached: bool
+    seconds: float = 0.0
+    warnings: list = field(default_factory=list)  # compiler diagnostics of a successful build
+
+
+def runtime_sources() -> list[Path]:
+    """Every C file of the runtime (runtime_c/src, kernels of every ISA included)."""
+    return sorted((RUNTIME / "src").rglob("*.c"))
+
+
+def runner_sources() -> list[Path]:
+    """The runner's main and its helper files."""
+    if not RUNNER_MAIN.is_file():
+        raise BuildError(f"{RUNNER_MAIN} is missing: it is the runner's main program "
+                         f"(this checkout has no tinyedge-run sources)")
+    return [RUNNER_MAIN, *sorted(RUNNER_HELPERS.glob("*.c"))]
+
+
+def _compile_flags(tc: Toolchain, source: Path) -> tuple:
+    """The flags of one source: its ISA's (by its path under runtime_c/src), include paths last."""
+    try:
+        rel = source.relative_to(RUNTIME / "src").as_posix()
+    except ValueError:  # the runner's own files are portable code
+        rel = ""
+    return tc.flags.for_isa(isa_of(rel)) + ("-I", str(RUNTIME / "include"), "-I", str(RUNTIME / "src"))
+
+
+def _sources_digest(extra: Sequence[Path]) -> str:
+    """The runtime's files (all of runtime_c/, hidden files aside) and any outside main sources."""
+    files = [p for p in RUNTIME.rglob("*") if p.is_file()
+             and not any(part.startswith(".") for part in p.relative_to(RUNTIME).parts)]
+    outside = [p for p in extra if RUNTIME not in p.resolve().parents]
+    digest = tree_digest(RUNTIME, files)
+    for p in outside:
+        digest = tree_digest(p.parent, [p]) + digest
+    return digest
+
+
+def _recipe(board: Board, tc: Toolchain, sources: Sequence[Path]) -> dict:
+    """Everything that decides the runner's bytes (the cache key is its hash)."""
+    return {
+        "board": board.name, "arch": board.arch, "target": tc.flags.target,
+        "toolchain": tc.kind, "version": tc.version,
+        "compile": {str(s.relative_to(ROOT) if ROOT in s.parents else s): list(_compile_flags(tc, s))
+                    for s in sources},
+        "link": list(tc.flags.link) + list(LIBS),
+        "sources": _sources_digest(sources),
+    }
+
+
+def _run(argv: list, tc: Toolchain, what: str, timeout: float) -> str:
+    """Run one compiler command; return its diagnostics, or raise BuildError naming `what`."""
+    env = {**os.environ, **tc.env}
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise BuildError(f"{what}: {tc.kind} took longer than {timeout:.0f} s") from None
+    diagnostics = (out.stderr + out.stdout).strip()
+    if out.returncode != 0:
+        lines = diagnostics.splitlines()
+        shown = "\n".join(lines[:25])
+        if len(lines) > 25:
+            shown += f"\n... ({len(lines) - 25} more lines)"
+        raise BuildError(f"{what} failed with {tc.label} (target {tc.flags.target}):\n{shown}")
+    return diagnostics
+
+
+def _compile_all(tc: Toolchain, sources: Sequence[Path], obj_dir: Path,
+                 progress: Optional[Progress]) -> tuple[list[Path], list[str]]:
+    """Compile every source to obj_dir in parallel; return the objects (in source order) and warnings."""
+    objects, warnings = {}, []
+
+    def one(i: int, src: Path) -> tuple[int, Path, str]:
+        obj = obj_dir / f"{i:03d}_{src.stem}.o"
+        text = _run([*tc.command, *_compile_flags(tc, src), "-c", str(src), "-o", str(obj)],
+                    tc, f"compiling {src}", timeout=600)
+        return i, obj, text
+
+    workers = max(1, os.cpu_count() or 1)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(one, i, s) for i, s in enumerate(sources)]
+        try:
+            for done, fut in enumerate(as_completed(futures), 1):
+                i, obj, text = fut.result()
+                objects[i] = obj
+                if text:
+                    warnings.append(text)
+                if progress:
+                    progress("compile", done, len(sources))
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+    return [objects[i] for i in range(len(sources))], warnings
+
+
+def _libc_marker(tc: Toolchain) -> Optional[Path]:
+    """A file that says zig has already built its libc for this target (None for gcc/cc)."""
+    if tc.kind != "zig":
+        return None
+    return Path(tc.env["ZIG_GLOBAL_CACHE_DIR"]) / f"tinyedge-libc-{tc.flags.target}-{tc.version}.done"
+
+
+def first_link_is_slow(tc: Toolchain) -> bool:
+    """True when this link will also build the C library (zig: about a minute, once per target)."""
+    marker = _libc_marker(tc)
+    return marker is not None and not marker.exists()
+
+
+def _link(tc: Toolchain, objects: Sequence[Path], out: Path, progress: Optional[Progress]) -> None:
+    if progress:
+        progress("link", 0, 1)
+    _run([*tc.command, *tc.flags.link, *map(str, objects), *LIBS, "-o", str(out)],
+         tc, f"linking {RUNNER_NAME}", timeout=1800)
+    marker = _libc_marker(tc)
+    if marker is not None:
+        marker.touch()
+    if progress:
+        progress("link", 1, 1)
+
+
+def _install(tmp: Path, final: Path) -> None:
+    """Rename a finished build folder into place, replacing an older one of the same key."""
+    if final.exists():
+        old = final.with_name(f".old-{final.name}-{os.getpid()}")
+        os.replace(final, old)
+        shutil.rmtree(old, ignore_errors=True)
+    os.replace(tmp, final)
+
+
+def _prune(runners: Path, prefix: str, keep: Path) -> None:
+    """Remove the stale builds of the same board and toolchain (their sources or flags changed)."""
+    for d in runners.glob(f"{prefix}*"):
+        if d != keep and d.is_dir():
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def toolchain_for(board: Board, kind: Optional[str] = None, cache: Optional[Path] = None) -> Toolchain:
+    """The toolchain a runner build for `board` would use (zig keeps its cache under `cache`)."""
+    return find_toolchain(board, kind, (cache or cache_root()) / "zig")
+
+
+def build_runner(board: Board, toolchain: Optional[str] = None, force: bool = False,
+                 progress: Optional[Progress] = None, cache: Optional[Path] = None,
+                 main_sources: Optional[Sequence[Path]] = None) -> RunnerBuild:
+    """Build tinyedge-run for a board unless a current build is cached; return where it is.
+
+    toolchain: "zig", "gcc" or None (zig for ARM boards, the system cc for the host). force: rebuild
+    even when cached. main_sources replaces the runner's own files (a test's main program)."""
+    cache = Path(cache) if cache else cache_root()
+    tc = toolchain_for(board, toolchain, cache)
+    # The runner's files first: they change most often, so a compile error shows up soonest.
+    sources = list(main_sources if main_sources is not None else runner_sources()) + runtime_sources()
+    recipe = _recipe(board, tc, sources)
+    key = build_key(recipe)
+    runners = cache / "runners"
+    prefix = f"{board.name}-{tc.kind}-"
+    final = runners / f"{prefix}{key}"
+    exe = final / RUNNER_NAME
+    if exe.is_file() and (final / "build.json").is_file() and not force:
+        return RunnerBuild(board, tc, exe, exe.stat().st_size, key, cached=True)
+
+    t0 = time.perf_counter()
+    runners.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{prefix}", dir=runners))
+    try:
+        (tmp / "obj").mkdir()
+        objects, warnings = _compile_all(tc, sources, tmp / "obj", progress)
+        _link(tc, objects, tmp / RUNNER_NAME, progress)
+        shutil.rmtree(tmp / "obj")
+        size = (tmp / RUNNER_NAME).stat().st_size
+        seconds = time.perf_counter() - t0
+        info = {**recipe, "key": key, "size": size, "seconds": round(seconds, 2),
+                "compiler": list(tc.command), "board_file": str(board.path)}
+        (tmp / "build.json").write_text(json.dumps(info, indent=1) + "\n")
+        _install(tmp, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    _prune(runners, prefix, final)
+    return RunnerBuild(board, tc, exe, size, key, cached=False, seconds=seconds, warnings=warnings)

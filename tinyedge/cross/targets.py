@@ -1,0 +1,109 @@
+"""Compiler flags for a board: what every file gets, what one ISA's kernels add, and how to link.
+
+Three rules keep cross builds correct and cheap:
+- Every source is compiled with the board's CPU (`-mcpu`), so the portable code is tuned for it
+  and never uses an instruction the board lacks.
+- Kernels for one ISA live in `runtime_c/src/kernels/<isa>/`, the directory named after the te_isa
+  value in lower case (`neon`, `neon_dot`, `avx2`). Only those files get the ISA's extra flags (for
+  `neon_dot`, the CPU plus `+dotprod`): the runtime picks them at load from what the CPU reports, so a
+  Pi 4 binary may carry dot-product kernels it never calls, and nothing else in it needs the
+  extension. An ISA that the architecture cannot have (AVX2 on ARM) adds nothing: its files guard
+  themselves with the compiler's feature macros.
+- Linking uses one fixed flag set per target triple. Zig builds musl for every distinct (target,
+  -mcpu, -O, -s) it links with (half a minute to a minute each), so the link never carries the
+  board's CPU: the C library is built once per triple for the triple's baseline CPU.
+"""
+from __future__ import annotations
+
+import platform
+import sys
+from dataclasses import dataclass
+
+from ..boards import Board
+
+# Every compile: what the Python extension uses (tinyedge/_runtime_build.py). -O3 because gcc's -O2
+# leaves the portable kernels' channel loops scalar (zig maps -O2 and -O3 to the same mode); no
+# contraction of a*b+c into FMA and no fast-math, so float results match the host bit for bit.
+BASE_CFLAGS = ("-std=c99", "-O3", "-ffp-contract=off", "-Wall", "-Wextra")
+LIBS = ("-lm",)
+
+# te_isa names (runtime_c/include/tinyedge.h) whose kernels live in runtime_c/src/kernels/<isa>/.
+ISAS = ("ref", "neon", "neon_dot", "avx2")
+
+# CPU features an ISA's kernels add to the board's -mcpu/-march, per architecture. zig and gcc both
+# spell aarch64 features as +name. On armv7 the board's flags already include NEON (armhf boards
+# with NEON are the ones tinyedge targets), and there is no dot product before ARMv8.2.
+CPU_FEATURES = {
+    "aarch64": {"neon_dot": "+dotprod"},
+    "armv7": {},
+}
+# The host (system cc): x86-64 AVX2 kernels need their own flags; the CPU is asked at load.
+HOST_ISA_FLAGS = {
+    "x86_64": {"avx2": ("-mavx2", "-mfma")},
+    "aarch64": {"neon_dot": ("-march=armv8.2-a+dotprod",)},
+    "arm64": {"neon_dot": ("-march=armv8.2-a+dotprod",)},  # macOS spells aarch64 this way
+}
+# Debian's cross gcc per architecture (gcc-aarch64-linux-gnu, gcc-arm-linux-gnueabihf).
+GCC_TRIPLES = {"aarch64": "aarch64-linux-gnu", "armv7": "arm-linux-gnueabihf"}
+
+
+@dataclass(frozen=True)
+class TargetFlags:
+    """The flags of one build: per-file compile flags by ISA, and the link flags."""
+
+    target: str            # a triple (aarch64-linux-musl, arm-linux-gnueabihf) or "host"
+    compile: tuple         # every file (after BASE_CFLAGS)
+    isa_compile: dict      # isa -> the flags used instead of `compile` for that ISA's files
+    link: tuple
+
+    def for_isa(self, isa: str) -> tuple:
+        """The full compile flags (without includes) for a file of this ISA ('ref' for the rest)."""
+        return BASE_CFLAGS + self.isa_compile.get(isa, self.compile)
+
+
+def _with_feature(flags: tuple, feature: str) -> tuple:
+    """Append a +feature to the -mcpu=/-march= flag among `flags`."""
+    return tuple(f + feature if f.startswith(("-mcpu=", "-march=")) else f for f in flags)
+
+
+def zig_flags(board: Board) -> TargetFlags:
+    """Flags for `zig cc`: static musl, the board's CPU per file, the triple's baseline at link."""
+    target = board.build.zig_target
+    cpu = f"-mcpu={board.build.zig_cpu}"
+    compile_flags = ("-target", target, cpu)
+    extra = {isa: ("-target", target, cpu + feat) for isa, feat in CPU_FEATURES[board.arch].items()}
+    return TargetFlags(target, compile_flags, extra, ("-target", target, "-O2", "-s", "-static"))
+
+
+def gcc_flags(board: Board) -> TargetFlags:
+    """Flags for Debian's cross gcc: static glibc, the board's -mcpu/-march per file."""
+    cpu = tuple(board.build.gcc_cpu_flags)
+    extra = {isa: _with_feature(cpu, feat) for isa, feat in CPU_FEATURES[board.arch].items()}
+    return TargetFlags(GCC_TRIPLES[board.arch], cpu, extra, ("-O2", "-s", "-static"))
+
+
+def host_flags() -> TargetFlags:
+    """Flags for the system cc on this machine: static where the platform allows it (Linux)."""
+    extra = dict(HOST_ISA_FLAGS.get(platform.machine(), {}))
+    static = ("-static",) if sys.platform.startswith("linux") else ()
+    return TargetFlags("host", (), extra, ("-O2", "-s") + static)
+
+
+def isa_of(relpath: str) -> str:
+    """The ISA of a runtime source from its path under runtime_c/src ('ref' unless in kernels/<isa>/)."""
+    parts = relpath.replace("\\", "/").split("/")
+    if len(parts) >= 3 and parts[0] == "kernels" and parts[1] in ISAS:
+        return parts[1]
+    return "ref"
+
+
+# qemu-user per architecture (Debian's qemu-user package; its qemu-aarch64 also accepts -plugin).
+QEMU_BINARIES = {"aarch64": "qemu-aarch64", "armv7": "qemu-arm"}
+
+
+def qemu_command(board: Board) -> list:
+    """The argv prefix that runs one of the board's static binaries here, on the board's CPU model.
+
+    Always name the CPU: qemu's default, max, has every extension (dot product included), so a
+    binary that needs one the board lacks would pass."""
+    return [QEMU_BINARIES[board.arch], "-cpu", board.emulate.qemu_cpu]
