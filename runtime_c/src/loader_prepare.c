@@ -1,7 +1,8 @@
 /*
  * loader_prepare.c - the last load step (docs/format.md, check 8, second half): the activation arena,
- * one kernel per op (kernels.c chooses), each kernel's prepare (which checks shapes, dtypes and
- * attributes and sizes its scratch), then the one scratch buffer all ops share. Also the load-time
+ * one kernel per op (kernels.c orders the candidates; the first whose prepare accepts the node wins,
+ * see te_prepare_node), each kernel's prepare (which checks shapes, dtypes and attributes and sizes
+ * its scratch), then the one scratch buffer all ops share. Also the load-time
  * services prepare steps use: te_prepare_alloc and te_prepare_fail (te_internal.h).
  */
 #include <stdarg.h>
@@ -88,14 +89,61 @@ static void te_kernel_dtypes(int opcode, char *buf, size_t size)
         snprintf(buf, size, "none");
 }
 
+/* The kernel to try after `after` (NULL: the first) for (opcode, dtype) among the ISAs in
+ * `allowed`, or NULL when none is left. Order: the highest te_isa value first (REF < NEON <
+ * NEON_DOT < AVX2; a CPU never has both ARM and x86 ISAs, so one family competes), and within an
+ * ISA the order of kernels.def, so a specialized kernel listed before a general one is tried first. */
+static const te_kernel *te_kernel_next(int opcode, te_dtype dtype, uint32_t allowed,
+                                       const te_kernel *after)
+{
+    size_t count, i;
+    const te_kernel *table = te_kernel_table(&count), *best = NULL;
+    allowed |= 1u << TE_ISA_REF;
+    for (i = 0; i < count; i++) {
+        const te_kernel *k = &table[i];
+        if (k->opcode != opcode || k->dtype != dtype || !(allowed & (1u << k->isa)))
+            continue;
+        /* Candidates strictly after `after` in the order; the first of them wins. */
+        if (after != NULL && (k->isa > after->isa || (k->isa == after->isa && k <= after)))
+            continue;
+        if (best == NULL || k->isa > best->isa)
+            best = k;
+    }
+    return best;
+}
+
+/* Forget what a refused prepare may have left in the node before the next kernel tries. Its
+ * te_prepare_alloc memory stays with the model (freed with it): a refusal happens at load only. */
+static void te_node_reset(te_node *node)
+{
+    node->kernel = NULL;
+    node->state = NULL;
+    node->scratch_size = 0;
+    node->macs = 0;
+}
+
+/* Give the node the first kernel, in the order of te_kernel_next, whose prepare accepts it. A
+ * specialized kernel refuses a node outside its specialization with TE_ERR_UNSUPPORTED and the next
+ * one is tried; any other status is an error of the node itself, reported as it is. The reference
+ * kernel comes last and is always allowed, so its verdict (and message) is the final one. */
 static te_status te_prepare_node(te_model *m, uint32_t i, uint32_t allowed)
 {
     te_node *node = &m->nodes[i];
     const te_op_schema *schema = te_op_schema_of((uint32_t)node->opcode);
+    const te_kernel *k = NULL;
     te_prepare_ctx ctx;
     te_dtype dtype = node->out[0]->dtype;
-    te_status st;
-    node->kernel = te_kernel_select(node->opcode, dtype, allowed);
+    te_status st = TE_ERR_UNSUPPORTED;
+    ctx.model = m;
+    ctx.op_index = i;
+    while ((k = te_kernel_next(node->opcode, dtype, allowed, k)) != NULL) {
+        te_node_reset(node);
+        node->kernel = k;
+        m->error[0] = '\0';
+        st = k->prepare(node, &ctx);
+        if (st != TE_ERR_UNSUPPORTED || te_kernel_next(node->opcode, dtype, allowed, k) == NULL)
+            break;
+    }
     if (node->kernel == NULL) {
         char have[64];
         te_kernel_dtypes(node->opcode, have, sizeof have);
@@ -103,10 +151,6 @@ static te_status te_prepare_node(te_model *m, uint32_t i, uint32_t allowed)
                              "%s in this build (it has: %s)", (unsigned long)i, node->name,
                              schema->name, te_dtype_name(dtype), have);
     }
-    ctx.model = m;
-    ctx.op_index = i;
-    m->error[0] = '\0';
-    st = node->kernel->prepare(node, &ctx);
     if (st != TE_OK && m->error[0] == '\0')
         te_model_fail(m, st, "OPS[%lu] '%s' (%s, %s): prepare refused the op", (unsigned long)i,
                       node->name, schema->name, node->kernel->name);

@@ -184,8 +184,6 @@ const te_op_schema *te_op_schema_of(uint32_t opcode);
 /* Bit set of (1u << te_isa) the running CPU supports (TE_ISA_REF always). */
 uint32_t te_cpu_isas(void);
 
-/* The best kernel for (opcode, dtype) among ISAs in `allowed`, or NULL. */
-const te_kernel *te_kernel_select(int opcode, te_dtype dtype, uint32_t allowed);
 
 /* Every kernel of kernels.def, and their count. */
 const te_kernel *te_kernel_table(size_t *count);

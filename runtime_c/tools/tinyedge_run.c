@@ -3,7 +3,7 @@
  * random) inputs, print latency statistics, optionally trace every op and save the outputs.
  *
  *   tinyedge-run model.tem [--input NAME=file.npy ...] [--output-dir DIR] [--iters N] [--warmup N]
- *                [--threads N] [--trace FILE|-] [--seed N]
+ *                [--threads N] [--trace FILE|-] [--seed N] [--isa LIST]
  *
  * C99 and POSIX only (clock_gettime, mkdir, getrusage): it links statically for every board, and
  * needs no Python, no locale and no dynamic loading. What it prints is documented in docs/trace.md:
@@ -52,6 +52,8 @@ static const char run_usage[] =
     "  --threads N            threads for the runtime (default 1; the runtime says what it allows)\n"
     "  --trace FILE|-         one line per op per timed run to FILE, or stdout for '-'\n"
     "  --seed N               seed of the random inputs (default 0)\n"
+    "  --isa LIST             kernels' instruction sets to allow, comma-separated from ref, neon,\n"
+    "                         neon_dot, avx2, or all (default all the CPU has; ref always allowed)\n"
     "  --help, --version\n"
     "\n"
     "Exit status: 0 ok, 1 runtime error, 2 bad command line. Formats: docs/trace.md.\n";
@@ -64,6 +66,7 @@ typedef struct {
     unsigned long iters, warmup, threads;
     const char *trace;
     uint64_t seed;
+    uint32_t isa_mask;  /* te_options.isa_mask: 0 = every ISA the CPU has */
 } run_args;
 
 /* One line on stderr, "tinyedge-run: <message>". */
@@ -106,6 +109,33 @@ bad:
     run_error("%s: '%s' is not a whole number from %" PRIu64 " to %" PRIu64 " (see --help)", opt,
               text, lo, hi);
     return -1;
+}
+
+/* The te_options.isa_mask of a --isa LIST ("ref,neon", "all"); 0 on success. */
+static int run_parse_isa(const char *text, uint32_t *mask)
+{
+    /* Indexed by te_isa (tinyedge.h). */
+    static const char *const names[] = {"ref", "neon", "neon_dot", "avx2"};
+    const size_t n_names = sizeof names / sizeof names[0];
+    const char *p = text;
+    *mask = 0;
+    if (strcmp(text, "all") == 0)
+        return 0;
+    for (;;) {
+        size_t len = strcspn(p, ","), i;
+        for (i = 0; i < n_names; i++)
+            if (strlen(names[i]) == len && strncmp(p, names[i], len) == 0)
+                break;
+        if (i == n_names) {
+            run_error("--isa: '%.*s' in '%s' is not an instruction set: use ref, neon, neon_dot, "
+                      "avx2 (comma-separated) or all", (int)len, p, text);
+            return -1;
+        }
+        *mask |= 1u << i;
+        if (p[len] == '\0')
+            return 0;
+        p += len + 1;
+    }
 }
 
 /* Which option argv[*i] is, and its value (from "--opt=value" or the next argument). */
@@ -187,6 +217,9 @@ static int run_parse_args(int argc, char **argv, run_args *a)
             if (r < 0 || run_parse_number("--threads", v, 0, RUN_MAX_THREADS, &number) != 0)
                 return -1;
             a->threads = (unsigned long)number;
+        } else if ((r = run_option_value(argc, argv, &i, "--isa", &v)) != 0) {
+            if (r < 0 || run_parse_isa(v, &a->isa_mask) != 0)
+                return -1;
         } else if ((r = run_option_value(argc, argv, &i, "--seed", &v)) != 0) {
             if (r < 0 || run_parse_number("--seed", v, 0, UINT64_MAX, &a->seed) != 0)
                 return -1;
@@ -271,6 +304,7 @@ static te_model *run_load(const run_args *args, double *load_ms)
     const char *why = err;
     memset(&options, 0, sizeof options);
     options.threads = (int)args->threads;
+    options.isa_mask = args->isa_mask;
     st = te_model_load_file(args->model, &options, &model, err, sizeof err);
     *load_ms = (double)(run_now_ns() - start) / 1e6;
     if (st == TE_OK)

@@ -30,11 +30,14 @@ LIBS = ("-lm",)
 # te_isa names (runtime_c/include/tinyedge.h) whose kernels live in runtime_c/src/kernels/<isa>/.
 ISAS = ("ref", "neon", "neon_dot", "avx2")
 
-# CPU features an ISA's kernels add to the board's -mcpu/-march, per architecture. zig and gcc both
-# spell aarch64 features as +name. On armv7 the board's flags already include NEON (armhf boards
-# with NEON are the ones tinyedge targets), and there is no dot product before ARMv8.2.
+# CPU features an ISA's kernels add to (or remove from) the board's -mcpu/-march, per architecture
+# and toolchain: zig removes a feature with "-name", gcc with "+noname". Plain-NEON kernels drop the
+# dot product that a Pi 5 -mcpu implies (the vectorizer emits SDOT for int8 sums), since the runtime
+# picks them on CPUs without it. On armv7 the board's flags already include NEON (armhf boards with
+# NEON are the ones tinyedge targets), and there is no dot product before ARMv8.2.
 CPU_FEATURES = {
-    "aarch64": {"neon_dot": "+dotprod"},
+    "aarch64": {"neon_dot": {"zig": "+dotprod", "gcc": "+dotprod"},
+                "neon": {"zig": "-dotprod", "gcc": "+nodotprod"}},
     "armv7": {},
 }
 # The host (system cc): x86-64 AVX2 kernels need their own flags; the CPU is asked at load.
@@ -71,14 +74,15 @@ def zig_flags(board: Board) -> TargetFlags:
     target = board.build.zig_target
     cpu = f"-mcpu={board.build.zig_cpu}"
     compile_flags = ("-target", target, cpu)
-    extra = {isa: ("-target", target, cpu + feat) for isa, feat in CPU_FEATURES[board.arch].items()}
+    extra = {isa: ("-target", target, cpu + feat["zig"])
+             for isa, feat in CPU_FEATURES[board.arch].items()}
     return TargetFlags(target, compile_flags, extra, ("-target", target, "-O2", "-s", "-static"))
 
 
 def gcc_flags(board: Board) -> TargetFlags:
     """Flags for Debian's cross gcc: static glibc, the board's -mcpu/-march per file."""
     cpu = tuple(board.build.gcc_cpu_flags)
-    extra = {isa: _with_feature(cpu, feat) for isa, feat in CPU_FEATURES[board.arch].items()}
+    extra = {isa: _with_feature(cpu, feat["gcc"]) for isa, feat in CPU_FEATURES[board.arch].items()}
     return TargetFlags(GCC_TRIPLES[board.arch], cpu, extra, ("-O2", "-s", "-static"))
 
 
