@@ -1,0 +1,45 @@
+/*
+ * conv2d_s8_1x1.c - INT8 pointwise convolution as a matrix product, plain NEON
+ * (te_conv2d_s8_1x1_2x4c16__neon): a 1x1, stride 1, unpadded, single-group conv2d over NHWC is
+ * y [n*h*w, o] = x [n*h*w, c] times the OHWI weight [o, c] transposed (gemm_s8_neon.h), bit-exact
+ * with te_conv2d_s8__ref. Any other conv2d is refused with TE_ERR_UNSUPPORTED so the loader takes
+ * the next kernel. The dot-product kernel (neon_dot/conv2d_s8_1x1.c) shares this prepare.
+ */
+#include "gemm_s8_neon.h"
+
+#if defined(__ARM_NEON)
+#include "kernels/ref/layer_shape.h"
+
+te_status te_conv2d_s8_1x1_neon_prepare(te_node *node, te_prepare_ctx *ctx)
+{
+    const te_layer_dtypes dt = {TE_DTYPE_I8, TE_DTYPE_I8, TE_DTYPE_I32};
+    te_conv2d_shape s;
+    te_status st = te_conv2d_check(node, ctx, dt, &s);
+    if (st != TE_OK)
+        return st;
+    if (s.kh != 1 || s.kw != 1 || s.group != 1 || s.sh != 1 || s.sw != 1 || s.pt != 0 ||
+        s.pl != 0 || s.oh != s.h || s.ow != s.w)
+        return te_prepare_fail(ctx, node, TE_ERR_UNSUPPORTED,
+                               "takes 1x1 convolutions with stride 1, no padding and one group only "
+                               "(this one: %dx%d, stride %dx%d, group %d)", (int)s.kh, (int)s.kw,
+                               (int)s.sh, (int)s.sw, (int)s.group);
+    te_neon_gemm_s8 *g = (te_neon_gemm_s8 *)te_prepare_alloc(ctx, sizeof *g);
+    if (!g)
+        return te_prepare_fail(ctx, node, TE_ERR_NOMEM, "out of memory for its plan");
+    const size_t pixels = (size_t)s.n * (size_t)s.h * (size_t)s.w;
+    if ((st = te_neon_gemm_s8_prepare(node, ctx, 4, pixels, (size_t)s.o, (size_t)s.c,
+                                      node->attrs[TE_CONV2D_ACT_MIN].f,
+                                      node->attrs[TE_CONV2D_ACT_MAX].f, g)) != TE_OK)
+        return st;
+    node->state = g;
+    return TE_OK;
+}
+
+void te_conv2d_s8_1x1_neon_eval(const te_node *node, void *scratch)
+{
+    (void)scratch;
+    te_neon_gemm_s8_run((const te_neon_gemm_s8 *)node->state, (const int8_t *)node->in[0]->data,
+                        (const int8_t *)node->in[1]->data, (int8_t *)node->out[0]->data);
+}
+
+#endif /* __ARM_NEON */
