@@ -89,14 +89,20 @@ def _sources_digest(extra: Sequence[Path]) -> str:
     return digest
 
 
-def _recipe(board: Board, tc: Toolchain, sources: Sequence[Path]) -> dict:
+def _link_flags(tc: Toolchain, strip: bool) -> tuple:
+    """The target's link flags; without `-s` when the symbols are kept (zig then builds its C library
+    once more for that flag set, about a minute, cached like the stripped one)."""
+    return tuple(tc.flags.link) if strip else tuple(f for f in tc.flags.link if f != "-s")
+
+
+def _recipe(board: Board, tc: Toolchain, sources: Sequence[Path], strip: bool) -> dict:
     """Everything that decides the runner's bytes (the cache key is its hash)."""
     return {
         "board": board.name, "arch": board.arch, "target": tc.flags.target,
         "toolchain": tc.kind, "version": tc.version,
         "compile": {str(s.relative_to(ROOT) if ROOT in s.parents else s): list(_compile_flags(tc, s))
                     for s in sources},
-        "link": list(tc.flags.link) + list(LIBS),
+        "link": list(_link_flags(tc, strip)) + list(LIBS),
         "sources": _sources_digest(sources),
     }
 
@@ -160,10 +166,11 @@ def first_link_is_slow(tc: Toolchain) -> bool:
     return marker is not None and not marker.exists()
 
 
-def _link(tc: Toolchain, objects: Sequence[Path], out: Path, progress: Optional[Progress]) -> None:
+def _link(tc: Toolchain, objects: Sequence[Path], out: Path, progress: Optional[Progress],
+          strip: bool = True) -> None:
     if progress:
         progress("link", 0, 1)
-    _run([*tc.command, *tc.flags.link, *map(str, objects), *LIBS, "-o", str(out)],
+    _run([*tc.command, *_link_flags(tc, strip), *map(str, objects), *LIBS, "-o", str(out)],
          tc, f"linking {RUNNER_NAME}", timeout=1800)
     marker = _libc_marker(tc)
     if marker is not None:
@@ -182,9 +189,12 @@ def _install(tmp: Path, final: Path) -> None:
 
 
 def _prune(runners: Path, prefix: str, keep: Path) -> None:
-    """Remove the stale builds of the same board and toolchain (their sources or flags changed)."""
+    """Remove the stale builds of the same board and toolchain (their sources or flags changed).
+
+    Only `prefix` + a key matches: "pi4-zig-" leaves "pi4-zig-symbols-<key>" alone."""
     for d in runners.glob(f"{prefix}*"):
-        if d != keep and d.is_dir():
+        key = d.name[len(prefix):]
+        if d != keep and d.is_dir() and "-" not in key:
             shutil.rmtree(d, ignore_errors=True)
 
 
@@ -195,19 +205,23 @@ def toolchain_for(board: Board, kind: Optional[str] = None, cache: Optional[Path
 
 def build_runner(board: Board, toolchain: Optional[str] = None, force: bool = False,
                  progress: Optional[Progress] = None, cache: Optional[Path] = None,
-                 main_sources: Optional[Sequence[Path]] = None) -> RunnerBuild:
+                 main_sources: Optional[Sequence[Path]] = None, strip: bool = True) -> RunnerBuild:
     """Build tinyedge-run for a board unless a current build is cached; return where it is.
 
     toolchain: "zig", "gcc" or None (zig for ARM boards, the system cc for the host). force: rebuild
-    even when cached. main_sources replaces the runner's own files (a test's main program)."""
+    even when cached. main_sources replaces the runner's own files (a test's main program).
+    strip=False keeps the symbol table (for `nm`, e.g. to count one function's instructions under
+    qemu: benchmarks/arm_kernels.py); such a build is cached apart from the stripped one, and its
+    size is not the size that the budget is about."""
     cache = Path(cache) if cache else cache_root()
     tc = toolchain_for(board, toolchain, cache)
     # The runner's files first: they change most often, so a compile error shows up soonest.
     sources = list(main_sources if main_sources is not None else runner_sources()) + runtime_sources()
-    recipe = _recipe(board, tc, sources)
+    recipe = _recipe(board, tc, sources, strip)
     key = build_key(recipe)
     runners = cache / "runners"
-    prefix = f"{board.name}-{tc.kind}-"
+    # Stripped and unstripped builds have their own prefixes, so neither prunes the other.
+    prefix = f"{board.name}-{tc.kind}-" if strip else f"{board.name}-{tc.kind}-symbols-"
     final = runners / f"{prefix}{key}"
     exe = final / RUNNER_NAME
     if exe.is_file() and (final / "build.json").is_file() and not force:
@@ -219,7 +233,7 @@ def build_runner(board: Board, toolchain: Optional[str] = None, force: bool = Fa
     try:
         (tmp / "obj").mkdir()
         objects, warnings = _compile_all(tc, sources, tmp / "obj", progress)
-        _link(tc, objects, tmp / RUNNER_NAME, progress)
+        _link(tc, objects, tmp / RUNNER_NAME, progress, strip)
         shutil.rmtree(tmp / "obj")
         size = (tmp / RUNNER_NAME).stat().st_size
         seconds = time.perf_counter() - t0
