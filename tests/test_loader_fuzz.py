@@ -58,7 +58,7 @@ def driver(tmp_path_factory) -> Path:
     exe = out / "fuzz_load"
     subprocess.run([gcc, "-std=c99", *SANITIZE, "-I", str(ROOT / "runtime_c" / "include"),
                     "-I", str(ROOT / "runtime_c" / "src"), *sources,
-                    str(ROOT / "runtime_c" / "tools" / "fuzz_load.c"), "-lm", "-o", str(exe)],
+                    str(ROOT / "runtime_c" / "tools" / "fuzz_load.c"), "-lm", "-pthread", "-o", str(exe)],
                    check=True, timeout=300)
     return exe
 

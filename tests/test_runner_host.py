@@ -48,7 +48,7 @@ STDERR_LINE = re.compile(r"^((warmup|iter) \d+/\d+|note: .*)$")
 def _compile(gcc: str, flags: list[str], exe: Path) -> str:
     sources = sorted(str(p) for p in (ROOT / "runtime_c" / "src").rglob("*.c"))
     done = subprocess.run([gcc, *flags, *BASE_FLAGS, *sources, *map(str, RUNNER_SOURCES), "-lm",
-                           "-o", str(exe)], capture_output=True, text=True, timeout=300)
+                           "-pthread", "-o", str(exe)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     return done.stderr
 
@@ -521,7 +521,7 @@ def test_threads_is_passed_to_the_runtime(runner, zoo_files):
     """--threads N is te_options.threads: the runner succeeds where tinyedge.load(path, threads=N)
     does, and otherwise fails with the runtime's own message."""
     _, path = zoo_files["tiny_cnn"]
-    for threads in (0, 1, 2, 4):
+    for threads in (0, 1, 2, 4, 64, 65):
         try:
             tinyedge.load(path, threads=threads)
         except RuntimeLoadError as e:

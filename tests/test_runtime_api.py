@@ -165,13 +165,20 @@ def test_non_tem_file_says_so(tmp_path):
         tinyedge.load(empty)
 
 
-def test_threads_other_than_one_are_refused(two, tmp_path):
+def test_threads_from_0_to_64_are_accepted(two, tmp_path):
+    """te_options.threads: 0 and 1 run on the caller, 2..64 start a pool; outside that range the
+    load fails with TE_ERR_ARG naming the allowed range."""
     graph, _ = two
     path = write(graph, tmp_path / "t.tem")
-    assert tinyedge.load(path, threads=0).run(random_inputs(graph))
-    with pytest.raises(RuntimeLoadError, match="threads = 4") as err:
-        tinyedge.load(path, threads=4)
-    assert err.value.status == "bad argument"
+    feeds = random_inputs(graph)
+    want = tinyedge.load(path, threads=1).run(feeds)
+    for threads in (0, 2, 4, 64):
+        got = tinyedge.load(path, threads=threads).run(feeds)
+        assert [g.tobytes() for g in got] == [w.tobytes() for w in want], threads
+    for threads in (-1, 65):
+        with pytest.raises(RuntimeLoadError, match=f"threads = {threads}; allowed: .* up to 64") as err:
+            tinyedge.load(path, threads=threads)
+        assert err.value.status == "bad argument"
 
 
 def test_c_api_arguments_and_caller_arena(two):

@@ -9,7 +9,8 @@ __version__ = "0.1.0"
 
 
 def load(path, threads: int = 1):
-    """Load a .tem file with the C runtime; returns a `tinyedge.runtime.Model`."""
+    """Load a .tem file with the C runtime; returns a `tinyedge.runtime.Model`. threads > 1 (up to
+    64) splits the heavy ops across that many threads; outputs are the same for any count."""
     from .runtime import load as _load
 
     return _load(path, threads=threads)

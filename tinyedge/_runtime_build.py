@@ -114,7 +114,9 @@ def make_ffibuilder(absolute: bool) -> FFI:
         # no -march, so the module runs on any CPU of its architecture). It changes no float
         # result: without -ffast-math gcc never reorders a float sum. -ffp-contract=off: no fused
         # multiply-add either, so float sums round as the reference's do.
-        extra_compile_args=["-std=c99", "-O3", "-ffp-contract=off"],
+        # -pthread: the runtime's thread pool (runtime_c/src/pool.c).
+        extra_compile_args=["-std=c99", "-O3", "-ffp-contract=off", "-pthread"],
+        extra_link_args=["-pthread"],
         libraries=["m"],
     )
     return builder

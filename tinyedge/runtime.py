@@ -184,8 +184,10 @@ def _load_error(status: int, source: str, err) -> RuntimeLoadError:
 
 
 def load(path: Union[str, os.PathLike], threads: int = 1) -> Model:
-    """Load a .tem file with the C runtime. Raises RuntimeLoadError (with the runtime's status name
-    and a message starting with the path) when the file is missing or refused."""
+    """Load a .tem file with the C runtime. threads: 0 or 1 runs every op on the calling thread;
+    2..64 starts threads - 1 workers at load that split the heavy ops with it (outputs are
+    byte-identical for any count). Raises RuntimeLoadError (with the runtime's status name and a
+    message starting with the path) when the file is missing or refused."""
     source = os.fspath(path)
     if not os.path.exists(source):
         raise RuntimeLoadError("io error", f"{source}: no such file")

@@ -12,7 +12,8 @@
  * caller's buffer; a failed call on a model leaves its message in te_model_error().
  *
  * Threads: a te_model is not thread-safe; use one model per thread (models share nothing). Distinct
- * models may be loaded and run concurrently. te_version, te_status_name and te_opcode_name are pure.
+ * models may be loaded and run concurrently. A model loaded with te_options.threads > 1 owns worker
+ * threads that help its te_model_invoke; they sleep between ops and end at te_model_free. te_version, te_status_name and te_opcode_name are pure.
  */
 #ifndef TINYEDGE_H
 #define TINYEDGE_H
@@ -65,7 +66,9 @@ typedef struct {
     size_t arena_size;      /* its size in bytes; at least te_model_arena_size() of the file */
     uint32_t isa_mask;      /* 0: every ISA the CPU has; else a bit set of (1u << te_isa) to allow.
                                The reference kernels are always allowed. */
-    int threads;            /* reserved for the thread pool; 0 or 1 */
+    int threads;            /* 0 or 1: every op runs on the calling thread; 2..64: a pool of
+                               threads - 1 workers, started at load, joins the calling thread to
+                               split the heavy ops (outputs are the same for any count) */
 } te_options;
 
 /* Description of a model input or output. Pointers stay valid until te_model_free. */

@@ -203,9 +203,9 @@ static te_status te_load(const uint8_t *bytes, size_t size, void *raw, const te_
     m->bytes_raw = raw;
     if (options == NULL)
         options = &defaults;
-    if (options->threads < 0 || options->threads > 1)
-        st = te_model_fail(m, TE_ERR_ARG, "options: threads = %d; this build runs ops on the calling "
-                           "thread only (0 or 1)", options->threads);
+    if (options->threads < 0 || options->threads > TE_MAX_THREADS)
+        st = te_model_fail(m, TE_ERR_ARG, "options: threads = %d; allowed: 0 or 1 (the calling "
+                           "thread only) up to %d", options->threads, TE_MAX_THREADS);
     else if (options->arena != NULL && (uintptr_t)options->arena % TE_ALIGN != 0)
         st = te_model_fail(m, TE_ERR_ARG, "options: arena at %p is not 64-byte aligned",
                            options->arena);

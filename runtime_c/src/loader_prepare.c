@@ -2,7 +2,8 @@
  * loader_prepare.c - the last load step (docs/format.md, check 8, second half): the activation arena,
  * one kernel per op (kernels.c orders the candidates; the first whose prepare accepts the node wins,
  * see te_prepare_node), each kernel's prepare (which checks shapes, dtypes and attributes and sizes
- * its scratch), then the one scratch buffer all ops share. Also the load-time
+ * its scratch), then the scratch buffers (one per thread, shared by all ops) and the thread pool
+ * (pool.h) when more than one thread is asked for. Also the load-time
  * services prepare steps use: te_prepare_alloc and te_prepare_fail (te_internal.h).
  */
 #include <stdarg.h>
@@ -119,6 +120,7 @@ static void te_node_reset(te_node *node)
     node->kernel = NULL;
     node->state = NULL;
     node->scratch_size = 0;
+    node->tasks = 1;
     node->macs = 0;
 }
 
@@ -174,16 +176,28 @@ te_status te_load_prepare(te_model *m, const te_options *options)
         if (m->nodes[i].scratch_size > scratch)
             scratch = m->nodes[i].scratch_size;
     }
+#if defined(TE_NO_THREADS)
+    m->threads = 1;  /* no pool in this build: every task runs on the caller */
+#else
+    m->threads = options->threads > 1 ? options->threads : 1;
+#endif
     if (scratch > 0) {
-        if (scratch > SIZE_MAX - TE_ALIGN)
-            return te_model_fail(m, TE_ERR_NOMEM, "scratch of %lu bytes does not fit this address "
-                                 "space", (unsigned long)scratch);
-        m->scratch_raw = calloc(scratch + TE_ALIGN, 1);
+        /* Each thread's buffer starts 64-aligned: the stride is scratch rounded up to 64. */
+        if (scratch > (SIZE_MAX - TE_ALIGN) / (size_t)m->threads - TE_ALIGN)
+            return te_model_fail(m, TE_ERR_NOMEM, "scratch of %lu bytes for %d threads does not fit "
+                                 "this address space", (unsigned long)scratch, m->threads);
+        m->scratch_stride = (scratch + TE_ALIGN - 1) / TE_ALIGN * TE_ALIGN;
+        m->scratch_raw = calloc(m->scratch_stride * (size_t)m->threads + TE_ALIGN, 1);
         if (m->scratch_raw == NULL)
-            return te_model_fail(m, TE_ERR_NOMEM, "out of memory for %lu bytes of scratch",
-                                 (unsigned long)scratch);
+            return te_model_fail(m, TE_ERR_NOMEM, "out of memory for %lu bytes of scratch for %d "
+                                 "threads", (unsigned long)scratch, m->threads);
         m->scratch = (uint8_t *)te_align_up(m->scratch_raw);
     }
     m->scratch_size = scratch;
+    if (m->threads > 1) {
+        m->pool = te_pool_create(m->threads, m->scratch, m->scratch_stride);
+        if (m->pool == NULL)
+            return te_model_fail(m, TE_ERR_NOMEM, "could not start %d threads", m->threads);
+    }
     return TE_OK;
 }

@@ -73,6 +73,7 @@ void te_model_free(te_model *m)
     te_block *b, *next;
     if (m == NULL)
         return;
+    te_pool_free(m->pool);  /* joins the workers first: they hold the nodes and the scratch */
     for (b = m->blocks; b != NULL; b = next) {
         next = b->next;
         free(b);
@@ -217,12 +218,12 @@ te_status te_model_invoke(te_model *m)
         return TE_ERR_ARG;
     if (m->profiler == NULL) {
         for (i = 0; i < m->n_nodes; i++)
-            m->nodes[i].kernel->eval(&m->nodes[i], m->scratch);
+            te_pool_run(m->pool, &m->nodes[i], m->scratch);
         return TE_OK;
     }
     for (i = 0; i < m->n_nodes; i++) {
         uint64_t start = te_now_ns();
-        m->nodes[i].kernel->eval(&m->nodes[i], m->scratch);
+        te_pool_run(m->pool, &m->nodes[i], m->scratch);
         m->profiler(m->profiler_user, (int)i, te_now_ns() - start);
     }
     return TE_OK;

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pool.h"
 #include "te_internal.h"
 
 #define TE_ERROR_LEN 512
@@ -94,9 +95,14 @@ struct te_model {
     uint64_t arena_size;      /* from PLAN */
     uint8_t *arena;           /* 64-aligned; the caller's or arena_raw's */
     void *arena_raw;          /* what the runtime allocated, or NULL when the caller gave the arena */
-    uint8_t *scratch;         /* 64-aligned, max scratch_size of all ops (NULL when 0) */
+    uint8_t *scratch;         /* 64-aligned: one buffer per thread, scratch_stride bytes apart, each
+                                 the max scratch_size of all ops rounded up to 64 (NULL when 0) */
     void *scratch_raw;
     size_t scratch_size;
+    size_t scratch_stride;
+
+    int threads;              /* te_options.threads, 1 when 0 (always 1 with TE_NO_THREADS) */
+    te_pool *pool;            /* threads - 1 workers, or NULL: every task runs on the caller */
 
     te_block *blocks;         /* load-time allocations */
 
@@ -164,7 +170,8 @@ te_status te_load_header(te_model *model);
 te_status te_load_tables(te_model *model);
 
 /* Give the model its arena (options->arena or its own), choose a kernel for every op, run its
- * prepare, then allocate the shared scratch buffer (loader_prepare.c). */
+ * prepare, then allocate the scratch buffers (one per thread) and start the thread pool
+ * (loader_prepare.c). */
 te_status te_load_prepare(te_model *model, const te_options *options);
 
 /* The string at reference ref of STRINGS, or NULL when ref does not end with a NUL inside it. */

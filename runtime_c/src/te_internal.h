@@ -69,6 +69,8 @@ typedef struct te_node {
     const struct te_kernel *kernel;
     void *state;          /* what prepare precomputed (te_prepare_alloc memory), or NULL */
     size_t scratch_size;  /* bytes of scratch eval needs (set by prepare) */
+    int tasks;            /* independent parts of the output eval computes, one per call (the
+                             loader sets 1 before prepare; prepare may raise it, te_split_tasks) */
     uint64_t macs;        /* for the profiler (set by prepare) */
 } te_node;
 
@@ -87,8 +89,11 @@ te_status te_prepare_fail(te_prepare_ctx *ctx, const te_node *node, te_status st
     ;
 
 typedef te_status (*te_prepare_fn)(te_node *node, te_prepare_ctx *ctx);
-/* scratch: scratch_size bytes, 64-byte aligned, shared by all ops (never live across ops). */
-typedef void (*te_eval_fn)(const te_node *node, void *scratch);
+/* Compute part `task` (0 <= task < node->tasks) of the node's output. Parts write disjoint bytes
+ * and may run at once on different threads, in any order; each output element is computed exactly
+ * as in a one-part run, so results do not depend on the thread count. scratch: scratch_size bytes,
+ * 64-byte aligned, the calling thread's own (never live across ops). */
+typedef void (*te_eval_fn)(const te_node *node, void *scratch, int task);
 
 typedef struct te_kernel {
     const char *name;
@@ -102,7 +107,7 @@ typedef struct te_kernel {
 /* Every kernel's prepare and eval, declared from kernels.def. */
 #define TE_KERNEL(name, opcode, dtype, isa, prepare, eval) \
     te_status prepare(te_node *node, te_prepare_ctx *ctx);   \
-    void eval(const te_node *node, void *scratch);
+    void eval(const te_node *node, void *scratch, int task);
 #include "kernels.def"
 #undef TE_KERNEL
 
@@ -121,6 +126,32 @@ te_status te_expect_dims(te_prepare_ctx *ctx, const te_node *node, const te_tens
  * conv_out_size); returns -1 when the window does not fit. */
 int64_t te_window_out(int64_t size, int64_t k, int64_t stride, int64_t dilation, int64_t pad_begin,
                       int64_t pad_end, int ceil_mode);
+
+/* ---- splitting an op into tasks (the thread pool, pool.h) ---- */
+
+#define TE_MAX_TASKS 64                 /* parts per op: enough to balance a few cores */
+#define TE_MIN_TASK_MACS ((uint64_t)1 << 16)  /* less work per part costs more to hand out */
+
+/* How many tasks to split `units` independent output units (rows, channels) of an op of `macs`
+ * multiply-accumulates into: at most TE_MAX_TASKS and `units`, and none smaller than
+ * TE_MIN_TASK_MACS. The count depends on the op only, never on the thread count. */
+static inline int te_split_tasks(uint64_t units, uint64_t macs)
+{
+    uint64_t tasks = macs / TE_MIN_TASK_MACS;
+    if (tasks > TE_MAX_TASKS)
+        tasks = TE_MAX_TASKS;
+    if (tasks > units)
+        tasks = units;
+    return tasks < 1 ? 1 : (int)tasks;
+}
+
+/* Units [*begin, *end) of `units` that task `task` of `tasks` computes: contiguous, in order,
+ * sizes differing by at most one. */
+static inline void te_task_range(uint64_t units, int tasks, int task, int64_t *begin, int64_t *end)
+{
+    *begin = (int64_t)(units * (uint64_t)task / (uint64_t)tasks);
+    *end = (int64_t)(units * (uint64_t)(task + 1) / (uint64_t)tasks);
+}
 
 /* min(max(v, lo), hi) as numpy: every value becomes hi when lo > hi; a NaN v stays NaN. */
 static inline float te_clampf(float v, float lo, float hi) { v = v < lo ? lo : v; return v > hi ? hi : v; }

@@ -49,7 +49,7 @@ static const char run_usage[] =
     "  --output-dir DIR       write each output as DIR/<output name>.npy (DIR is created)\n"
     "  --iters N              timed runs (default 50, at most 1000000)\n"
     "  --warmup N             untimed runs first (default 5)\n"
-    "  --threads N            threads for the runtime (default 1; the runtime says what it allows)\n"
+    "  --threads N            threads for the runtime (default 1; up to 64)\n"
     "  --trace FILE|-         one line per op per timed run to FILE, or stdout for '-'\n"
     "  --seed N               seed of the random inputs (default 0)\n"
     "  --isa LIST             kernels' instruction sets to allow, comma-separated from ref, neon,\n"

@@ -25,7 +25,7 @@ from ..boards import Board
 # leaves the portable kernels' channel loops scalar (zig maps -O2 and -O3 to the same mode); no
 # contraction of a*b+c into FMA and no fast-math, so float results match the host bit for bit.
 BASE_CFLAGS = ("-std=c99", "-O3", "-ffp-contract=off", "-Wall", "-Wextra")
-LIBS = ("-lm",)
+LIBS = ("-lm", "-pthread")  # -pthread: the thread pool (runtime_c/src/pool.c)
 
 # te_isa names (runtime_c/include/tinyedge.h) whose kernels live in runtime_c/src/kernels/<isa>/.
 ISAS = ("ref", "neon", "neon_dot", "avx2")

@@ -77,9 +77,10 @@ static inline int32x4_t rescale4(int16x4_t d, int32x4_t m, int32x4_t left, int32
     return vrshlq_s32(v, right);
 }
 
-void te_add_s8_neon_eval(const te_node *node, void *scratch)
+void te_add_s8_neon_eval(const te_node *node, void *scratch, int task)
 {
     (void)scratch;
+    (void)task;
     const te_add_s8_plan *p = (const te_add_s8_plan *)node->state;
     const int8_t *a = (const int8_t *)node->in[0]->data, *b = (const int8_t *)node->in[1]->data;
     int8_t *y = (int8_t *)node->out[0]->data;

@@ -6,6 +6,7 @@
  * of a whole image are one GEMM; otherwise each output row is a GEMM over every sw-th input pixel
  * of input row oy * sh. Anything else is refused with TE_ERR_UNSUPPORTED (the next kernel takes
  * it). Each output is bias + sum over ic in order, as te_conv2d_f32__ref: bit-identical to it.
+ * The output rows (image, oy) are split among tasks (te_internal.h).
  */
 #if defined(__ARM_NEON)
 
@@ -47,10 +48,11 @@ te_status te_conv2d_f32_1x1_neon_prepare(te_node *node, te_prepare_ctx *ctx)
     p->packed = packed;
     node->state = p;
     node->macs = (uint64_t)node->out[0]->count * (uint64_t)s.c;
+    node->tasks = te_split_tasks((uint64_t)s.n * (uint64_t)s.oh, node->macs);
     return TE_OK;
 }
 
-void te_conv2d_f32_1x1_neon_eval(const te_node *node, void *scratch)
+void te_conv2d_f32_1x1_neon_eval(const te_node *node, void *scratch, int task)
 {
     (void)scratch;
     const te_conv2d_f32_1x1_plan *p = (const te_conv2d_f32_1x1_plan *)node->state;
@@ -61,20 +63,22 @@ void te_conv2d_f32_1x1_neon_eval(const te_node *node, void *scratch)
     float *y = (float *)node->out[0]->data;
     const float act_min = node->attrs[TE_CONV2D_ACT_MIN].f;
     const float act_max = node->attrs[TE_CONV2D_ACT_MAX].f;
-    const size_t c = (size_t)s->c, o = (size_t)s->o, ow = (size_t)s->ow;
+    const size_t c = (size_t)s->c, o = (size_t)s->o, ow = (size_t)s->ow, oh = (size_t)s->oh;
+    int64_t row0, row1;  /* this task's output rows b * oh + oy */
+    te_task_range((uint64_t)s->n * oh, node->tasks, task, &row0, &row1);
 
     if (s->sh == 1 && s->sw == 1) {  /* output pixel i reads input pixel i */
-        te_gemm_f32_4x8__neon((size_t)s->n * (size_t)s->oh * ow, o, c, x, c, p->packed, bias, y, o,
-                              act_min, act_max);
+        const size_t first = (size_t)row0 * ow;
+        te_gemm_f32_4x8__neon((size_t)(row1 - row0) * ow, o, c, x + first * c, c, p->packed, bias,
+                              y + first * o, o, act_min, act_max);
         return;
     }
-    for (size_t b = 0; b < (size_t)s->n; b++)
-        for (size_t oy = 0; oy < (size_t)s->oh; oy++) {
-            const float *xrow = x + ((b * (size_t)s->h + oy * (size_t)s->sh) * (size_t)s->w) * c;
-            float *yrow = y + (b * (size_t)s->oh + oy) * ow * o;
-            te_gemm_f32_4x8__neon(ow, o, c, xrow, (size_t)s->sw * c, p->packed, bias, yrow, o,
-                                  act_min, act_max);
-        }
+    for (size_t row = (size_t)row0; row < (size_t)row1; row++) {
+        const size_t b = row / oh, oy = row % oh;
+        const float *xrow = x + ((b * (size_t)s->h + oy * (size_t)s->sh) * (size_t)s->w) * c;
+        te_gemm_f32_4x8__neon(ow, o, c, xrow, (size_t)s->sw * c, p->packed, bias, y + row * ow * o,
+                              o, act_min, act_max);
+    }
 }
 
 #endif /* __ARM_NEON */

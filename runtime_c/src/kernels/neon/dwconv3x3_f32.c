@@ -7,7 +7,8 @@
  * registers while the block sweeps every output pixel. A pixel whose 3x3 window lies inside the
  * input takes all nine taps unrolled; a border pixel takes only the taps inside (as the reference,
  * padding adds no term). Each output is bias + the taps in (ky, kx) order, a separate multiply and
- * add each, as te_conv2d_f32__ref: bit-identical to it.
+ * add each, as te_conv2d_f32__ref: bit-identical to it. The output rows (image, oy) are split
+ * among tasks (te_internal.h); a block sweeps the rows of its task only.
  */
 #if defined(__ARM_NEON)
 
@@ -46,6 +47,7 @@ te_status te_dwconv3x3_f32_neon_prepare(te_node *node, te_prepare_ctx *ctx)
     p->packed = packed;
     node->state = p;
     node->macs = (uint64_t)node->out[0]->count * 9u;
+    node->tasks = te_split_tasks((uint64_t)s.n * (uint64_t)s.oh, node->macs);
     return TE_OK;
 }
 
@@ -75,16 +77,16 @@ static inline void window_at(const te_conv2d_shape *s, int64_t oy, int64_t ox, t
     te_conv2d_taps_inside(win->ix0, s->w, 3, 1, &win->kx0, &win->kx1);
 }
 
-/* Channels c..c+3 of every output pixel of image xb into yb. */
+/* Channels c..c+3 of the output pixels of rows [oy0, oy1) of image xb into yb. */
 static void block4(const te_conv2d_shape *s, const float *xb, const float *w, const float *bias,
-                   int64_t c, float *yb, float32x4_t lo, float32x4_t hi)
+                   int64_t c, int64_t oy0, int64_t oy1, float *yb, float32x4_t lo, float32x4_t hi)
 {
     const int64_t C = s->c, wd = s->w;
     float32x4_t k[9];
     for (int t = 0; t < 9; t++)
         k[t] = vld1q_f32(w + t * C + c);
     const float32x4_t b = bias ? vld1q_f32(bias + c) : vdupq_n_f32(0.0f);
-    for (int64_t oy = 0; oy < s->oh; oy++)
+    for (int64_t oy = oy0; oy < oy1; oy++)
         for (int64_t ox = 0; ox < s->ow; ox++) {
             te_dw_window win;
             float32x4_t acc = b;
@@ -111,12 +113,12 @@ static void block4(const te_conv2d_shape *s, const float *xb, const float *w, co
         }
 }
 
-/* Channel c (one of the last C % 4) of every output pixel: the scalar tail. */
+/* Channel c (one of the last C % 4) of the output pixels of rows [oy0, oy1): the scalar tail. */
 static void block1(const te_conv2d_shape *s, const float *xb, const float *w, const float *bias,
-                   int64_t c, float *yb, float act_min, float act_max)
+                   int64_t c, int64_t oy0, int64_t oy1, float *yb, float act_min, float act_max)
 {
     const int64_t C = s->c, wd = s->w;
-    for (int64_t oy = 0; oy < s->oh; oy++)
+    for (int64_t oy = oy0; oy < oy1; oy++)
         for (int64_t ox = 0; ox < s->ow; ox++) {
             te_dw_window win;
             float acc = bias ? bias[c] : 0.0f;
@@ -129,7 +131,7 @@ static void block1(const te_conv2d_shape *s, const float *xb, const float *w, co
         }
 }
 
-void te_dwconv3x3_f32_neon_eval(const te_node *node, void *scratch)
+void te_dwconv3x3_f32_neon_eval(const te_node *node, void *scratch, int task)
 {
     (void)scratch;
     const te_dwconv3x3_f32_plan *p = (const te_dwconv3x3_f32_plan *)node->state;
@@ -141,15 +143,20 @@ void te_dwconv3x3_f32_neon_eval(const te_node *node, void *scratch)
     const float act_min = node->attrs[TE_CONV2D_ACT_MIN].f;
     const float act_max = node->attrs[TE_CONV2D_ACT_MAX].f;
     const float32x4_t lo = vdupq_n_f32(act_min), hi = vdupq_n_f32(act_max);
-    const int64_t C = s->c;
-    for (int64_t b = 0; b < s->n; b++) {
+    const int64_t C = s->c, oh = s->oh;
+    int64_t row0, row1;  /* this task's output rows b * oh + oy */
+    te_task_range((uint64_t)s->n * (uint64_t)oh, node->tasks, task, &row0, &row1);
+    for (int64_t b = row0 / oh; b < s->n && b * oh < row1; b++) {
         const float *xb = x + b * s->h * s->w * C;
-        float *yb = y + b * s->oh * s->ow * C;
+        float *yb = y + b * oh * s->ow * C;
+        /* The rows of image b inside [row0, row1). */
+        const int64_t oy0 = row0 > b * oh ? row0 - b * oh : 0;
+        const int64_t oy1 = row1 < (b + 1) * oh ? row1 - b * oh : oh;
         int64_t c = 0;
         for (; c + 4 <= C; c += 4)
-            block4(s, xb, p->packed, bias, c, yb, lo, hi);
+            block4(s, xb, p->packed, bias, c, oy0, oy1, yb, lo, hi);
         for (; c < C; c++)
-            block1(s, xb, p->packed, bias, c, yb, act_min, act_max);
+            block1(s, xb, p->packed, bias, c, oy0, oy1, yb, act_min, act_max);
     }
 }
 

@@ -9,7 +9,7 @@
  * weight (widened to int16 once, at prepare) accumulated into int32 (SMLAL), then the vector
  * requantization; the last C mod 8 channels take the same sums in scalar code. Every product and
  * sum is exact in int32 (the reference's overflow proof), so the result is bit-exact with
- * te_conv2d_s8__ref.
+ * te_conv2d_s8__ref. The output rows (image, oy) are split among tasks (te_internal.h).
  */
 #include "requant_s8_neon.h"
 
@@ -78,6 +78,7 @@ te_status te_dwconv3x3_s8_neon_prepare(te_node *node, te_prepare_ctx *ctx)
     p->w = w16;
     node->state = p;
     node->macs = (uint64_t)node->out[0]->count * 9u;
+    node->tasks = te_split_tasks((uint64_t)s.n * (uint64_t)s.oh, node->macs);
     return TE_OK;
 }
 
@@ -126,7 +127,7 @@ static void dw_pixel(const te_dwconv3x3_s8_plan *p, const int8_t *xb, int64_t iy
     }
 }
 
-void te_dwconv3x3_s8_neon_eval(const te_node *node, void *scratch)
+void te_dwconv3x3_s8_neon_eval(const te_node *node, void *scratch, int task)
 {
     (void)scratch;
     const te_dwconv3x3_s8_plan *p = (const te_dwconv3x3_s8_plan *)node->state;
@@ -134,18 +135,19 @@ void te_dwconv3x3_s8_neon_eval(const te_node *node, void *scratch)
     const int8_t *x = (const int8_t *)node->in[0]->data;
     int8_t *y = (int8_t *)node->out[0]->data;
     const int64_t h = s->h, wd = s->w, c = s->c, oh = s->oh, ow = s->ow;
-    for (int64_t b = 0; b < s->n; b++) {
+    int64_t row0, row1;  /* this task's output rows b * oh + oy */
+    te_task_range((uint64_t)s->n * (uint64_t)oh, node->tasks, task, &row0, &row1);
+    for (int64_t row = row0; row < row1; row++) {
+        const int64_t b = row / oh, oy = row % oh;
         const int8_t *xb = x + b * h * wd * c;
-        for (int64_t oy = 0; oy < oh; oy++) {
-            const int64_t iy0 = oy * s->sh - s->pt;
-            int64_t ky0, ky1;
-            te_conv2d_taps_inside(iy0, h, 3, 1, &ky0, &ky1);
-            for (int64_t ox = 0; ox < ow; ox++) {
-                const int64_t ix0 = ox * s->sw - s->pl;
-                int64_t kx0, kx1;
-                te_conv2d_taps_inside(ix0, wd, 3, 1, &kx0, &kx1);
-                dw_pixel(p, xb, iy0, ix0, ky0, ky1, kx0, kx1, y + ((b * oh + oy) * ow + ox) * c);
-            }
+        const int64_t iy0 = oy * s->sh - s->pt;
+        int64_t ky0, ky1;
+        te_conv2d_taps_inside(iy0, h, 3, 1, &ky0, &ky1);
+        for (int64_t ox = 0; ox < ow; ox++) {
+            const int64_t ix0 = ox * s->sw - s->pl;
+            int64_t kx0, kx1;
+            te_conv2d_taps_inside(ix0, wd, 3, 1, &kx0, &kx1);
+            dw_pixel(p, xb, iy0, ix0, ky0, ky1, kx0, kx1, y + (row * ow + ox) * c);
         }
     }
 }

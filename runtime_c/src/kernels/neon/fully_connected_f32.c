@@ -49,9 +49,10 @@ te_status te_fully_connected_f32_neon_prepare(te_node *node, te_prepare_ctx *ctx
     return TE_OK;
 }
 
-void te_fully_connected_f32_neon_eval(const te_node *node, void *scratch)
+void te_fully_connected_f32_neon_eval(const te_node *node, void *scratch, int task)
 {
     (void)scratch;
+    (void)task;
     const te_fully_connected_f32_neon_plan *p =
         (const te_fully_connected_f32_neon_plan *)node->state;
     const te_tensor *bt = node->n_in > 2 ? node->in[2] : NULL;

@@ -108,24 +108,27 @@ static inline void te_neon_store_s8x4(int8_t *y, int8x8_t v, size_t count)
     memcpy(y, lanes, count);
 }
 
-/* y = the product of x [m, k] and w [n, k] (g's shape), requantized. */
+/* Rows [r0, r1) and columns [j0, j1) (j0 a multiple of 4: the per-channel vectors are read four
+ * channels at a time from j0) of y = the product of x [m, k] and w [n, k] (g's shape),
+ * requantized: one task's block (te_internal.h). Every value is an exact integer sum, so the block
+ * edges (where tiles repeat a row) change no result. */
 static inline void te_neon_gemm_s8_run(const te_neon_gemm_s8 *g, const int8_t *x, const int8_t *w,
-                                       int8_t *y)
+                                       int8_t *y, size_t r0, size_t r1, size_t j0, size_t j1)
 {
-    const size_t m = g->m, n = g->n, k = g->k;
-    for (size_t r = 0; r < m; r += 2) {
+    const size_t n = g->n, k = g->k;
+    for (size_t r = r0; r < r1; r += 2) {
         const int8_t *x0 = x + r * k;
-        const int8_t *x1 = r + 1 < m ? x0 + k : x0;
-        for (size_t j = 0; j < n; j += 4) {
+        const int8_t *x1 = r + 1 < r1 ? x0 + k : x0;
+        for (size_t j = j0; j < j1; j += 4) {
             const int8_t *wj[4];
             for (size_t t = 0; t < 4; t++)
-                wj[t] = w + (j + t < n ? j + t : n - 1) * k;
+                wj[t] = w + (j + t < j1 ? j + t : j1 - 1) * k;
             int32x4_t sums[2];
             te_neon_gemm_s8_2x4(x0, x1, wj, k, sums);
-            const size_t count = n - j < 4 ? n - j : 4;
+            const size_t count = j1 - j < 4 ? j1 - j : 4;
             te_neon_store_s8x4(y + r * n + j, te_neon_requant_channels4(sums[0], &g->rq, j, &g->out),
                                count);
-            if (r + 1 < m)
+            if (r + 1 < r1)
                 te_neon_store_s8x4(y + (r + 1) * n + j,
                                    te_neon_requant_channels4(sums[1], &g->rq, j, &g->out), count);
         }

@@ -11,11 +11,14 @@
 #define TE_NEON_GEMM_S8_DOT
 #include "kernels/neon/gemm_s8_neon.h"
 
-void te_conv2d_s8_1x1_neon_dot_eval(const te_node *node, void *scratch)
+void te_conv2d_s8_1x1_neon_dot_eval(const te_node *node, void *scratch, int task)
 {
     (void)scratch;
-    te_neon_gemm_s8_run((const te_neon_gemm_s8 *)node->state, (const int8_t *)node->in[0]->data,
-                        (const int8_t *)node->in[1]->data, (int8_t *)node->out[0]->data);
+    const te_neon_gemm_s8 *g = (const te_neon_gemm_s8 *)node->state;
+    int64_t r0, r1;  /* this task's pixels, as the plain kernel splits them */
+    te_task_range(g->m, node->tasks, task, &r0, &r1);
+    te_neon_gemm_s8_run(g, (const int8_t *)node->in[0]->data, (const int8_t *)node->in[1]->data,
+                        (int8_t *)node->out[0]->data, (size_t)r0, (size_t)r1, 0, g->n);
 }
 
 #endif /* __ARM_NEON && __ARM_FEATURE_DOTPROD && __ARM_FEATURE_QRDMX */

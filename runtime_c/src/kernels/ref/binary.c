@@ -152,32 +152,37 @@ te_status te_prelu_f32_prepare(te_node *node, te_prepare_ctx *ctx)
                           node->in[0]->dims);
 }
 
-void te_add_f32_eval(const te_node *node, void *scratch)
+void te_add_f32_eval(const te_node *node, void *scratch, int task)
 {
     (void)scratch;
+    (void)task;
     binary_run(node, add_row);
 }
 
-void te_sub_f32_eval(const te_node *node, void *scratch)
+void te_sub_f32_eval(const te_node *node, void *scratch, int task)
 {
     (void)scratch;
+    (void)task;
     binary_run(node, sub_row);
 }
 
-void te_mul_f32_eval(const te_node *node, void *scratch)
+void te_mul_f32_eval(const te_node *node, void *scratch, int task)
 {
     (void)scratch;
+    (void)task;
     binary_run(node, mul_row);
 }
 
-void te_div_f32_eval(const te_node *node, void *scratch)
+void te_div_f32_eval(const te_node *node, void *scratch, int task)
 {
     (void)scratch;
+    (void)task;
     binary_run(node, div_row);
 }
 
-void te_prelu_f32_eval(const te_node *node, void *scratch)
+void te_prelu_f32_eval(const te_node *node, void *scratch, int task)
 {
     (void)scratch;
+    (void)task;
     binary_run(node, prelu_row);
 }

@@ -136,14 +136,16 @@ te_status te_mul_s8_prepare(te_node *node, te_prepare_ctx *ctx)
                                  &st->m_y, &st->shift_y);
 }
 
-void te_add_s8_eval(const te_node *node, void *scratch)
+void te_add_s8_eval(const te_node *node, void *scratch, int task)
 {
     (void)scratch;
+    (void)task;
     binary_s8_run(node, add_s8_row);
 }
 
-void te_mul_s8_eval(const te_node *node, void *scratch)
+void te_mul_s8_eval(const te_node *node, void *scratch, int task)
 {
     (void)scratch;
+    (void)task;
     binary_s8_run(node, mul_s8_row);
 }

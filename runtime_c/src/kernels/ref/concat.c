@@ -117,8 +117,9 @@ te_status te_concat_s8_prepare(te_node *node, te_prepare_ctx *ctx)
     return TE_OK;
 }
 
-void te_concat_f32_eval(const te_node *node, void *scratch)
+void te_concat_f32_eval(const te_node *node, void *scratch, int task)
 {
+    (void)task;
     const concat_state *st = (const concat_state *)node->state;
     float *out = (float *)node->out[0]->data;
     size_t r;
@@ -142,8 +143,9 @@ static void concat_rescale_row(int8_t *out, const int8_t *x, size_t n, const con
         out[i] = te_requant_s8(x[i] - in->zero_point, in->m, in->shift, z_y, -128, 127);
 }
 
-void te_concat_s8_eval(const te_node *node, void *scratch)
+void te_concat_s8_eval(const te_node *node, void *scratch, int task)
 {
+    (void)task;
     const concat_state *st = (const concat_state *)node->state;
     int8_t *out = (int8_t *)node->out[0]->data;
     size_t r;

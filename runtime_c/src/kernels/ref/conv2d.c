@@ -11,6 +11,9 @@
  * accumulators over output channels (scratch). Each lane adds its own terms in the order above,
  * so the result is the same at every vector width (-ffp-contract=off: no fused multiply-add).
  * A weight computed at run time is packed by eval into scratch.
+ *
+ * Tasks (te_internal.h): with constant weights the output rows (image, oy) are split among tasks;
+ * a run-time weight is packed once per run, so that op stays one task.
  */
 #include <math.h>
 #include <string.h>
@@ -62,6 +65,8 @@ te_status te_conv2d_f32_prepare(te_node *node, te_prepare_ctx *ctx)
     node->state = p;
     node->macs = (uint64_t)node->out[0]->count * (uint64_t)p->s.kh * (uint64_t)p->s.kw *
                  (uint64_t)p->s.ci;
+    if (p->packed)
+        node->tasks = te_split_tasks((uint64_t)p->s.n * (uint64_t)p->s.oh, node->macs);
     return TE_OK;
 }
 
@@ -149,7 +154,7 @@ static void conv_pixel(const te_conv2d_f32_plan *p, float *restrict acc, const f
     }
 }
 
-void te_conv2d_f32_eval(const te_node *node, void *scratch)
+void te_conv2d_f32_eval(const te_node *node, void *scratch, int task)
 {
     const te_conv2d_f32_plan *p = (const te_conv2d_f32_plan *)node->state;
     const te_conv2d_shape *s = &p->s;
@@ -168,25 +173,26 @@ void te_conv2d_f32_eval(const te_node *node, void *scratch)
     }
 
     const int64_t h = s->h, wd = s->w, c = s->c, o = s->o, oh = s->oh, ow = s->ow;
-    for (int64_t b = 0; b < s->n; b++) {
+    int64_t row0, row1;  /* this task's output rows b * oh + oy */
+    te_task_range((uint64_t)s->n * (uint64_t)oh, node->tasks, task, &row0, &row1);
+    for (int64_t row = row0; row < row1; row++) {
+        const int64_t b = row / oh, oy = row % oh;
         const float *xb = x + b * h * wd * c;
-        for (int64_t oy = 0; oy < oh; oy++) {
-            const int64_t iy0 = oy * s->sh - s->pt;
-            int64_t ky0, ky1;
-            te_conv2d_taps_inside(iy0, h, s->kh, s->dh, &ky0, &ky1);
-            for (int64_t ox = 0; ox < ow; ox++) {
-                const int64_t ix0 = ox * s->sw - s->pl;
-                int64_t kx0, kx1;
-                te_conv2d_taps_inside(ix0, wd, s->kw, s->dw, &kx0, &kx1);
-                if (bias)
-                    memcpy(acc, bias, (size_t)o * sizeof *acc);
-                else
-                    memset(acc, 0, (size_t)o * sizeof *acc);
-                conv_pixel(p, acc, xb, w, iy0, ix0, ky0, ky1, kx0, kx1);
-                float *yp = y + ((b * oh + oy) * ow + ox) * o;
-                for (int64_t oc = 0; oc < o; oc++)
-                    yp[oc] = te_clampf(acc[oc], act_min, act_max);
-            }
+        const int64_t iy0 = oy * s->sh - s->pt;
+        int64_t ky0, ky1;
+        te_conv2d_taps_inside(iy0, h, s->kh, s->dh, &ky0, &ky1);
+        for (int64_t ox = 0; ox < ow; ox++) {
+            const int64_t ix0 = ox * s->sw - s->pl;
+            int64_t kx0, kx1;
+            te_conv2d_taps_inside(ix0, wd, s->kw, s->dw, &kx0, &kx1);
+            if (bias)
+                memcpy(acc, bias, (size_t)o * sizeof *acc);
+            else
+                memset(acc, 0, (size_t)o * sizeof *acc);
+            conv_pixel(p, acc, xb, w, iy0, ix0, ky0, ky1, kx0, kx1);
+            float *yp = y + ((b * oh + oy) * ow + ox) * o;
+            for (int64_t oc = 0; oc < o; oc++)
+                yp[oc] = te_clampf(acc[oc], act_min, act_max);
         }
     }
 }

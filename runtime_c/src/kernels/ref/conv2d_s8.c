@@ -11,7 +11,8 @@
  * Written for the compiler's vectorizer, not with intrinsics: prepare packs the weights
  * (conv2d_pack.h) so that, per output pixel, eval adds (x - z_x) * (a row of weights) into a row of
  * int32 accumulators over output channels (scratch), then requantizes the row. Integer sums do not
- * depend on their order: the result is bit-exact with the numpy reference.
+ * depend on their order: the result is bit-exact with the numpy reference. The output rows
+ * (image, oy) are split among tasks (te_internal.h).
  */
 #include <string.h>
 
@@ -64,6 +65,7 @@ te_status te_conv2d_s8_prepare(te_node *node, te_prepare_ctx *ctx)
     node->state = p;
     node->macs = (uint64_t)node->out[0]->count * (uint64_t)p->s.kh * (uint64_t)p->s.kw *
                  (uint64_t)p->s.ci;
+    node->tasks = te_split_tasks((uint64_t)p->s.n * (uint64_t)p->s.oh, node->macs);
     return TE_OK;
 }
 
@@ -155,7 +157,7 @@ static void conv_pixel(const te_conv2d_s8_plan *p, int32_t *restrict acc, const 
     }
 }
 
-void te_conv2d_s8_eval(const te_node *node, void *scratch)
+void te_conv2d_s8_eval(const te_node *node, void *scratch, int task)
 {
     const te_conv2d_s8_plan *p = (const te_conv2d_s8_plan *)node->state;
     const te_conv2d_shape *s = &p->s;
@@ -166,26 +168,27 @@ void te_conv2d_s8_eval(const te_node *node, void *scratch)
     int32_t *acc = (int32_t *)scratch;
 
     const int64_t h = s->h, wd = s->w, c = s->c, o = s->o, oh = s->oh, ow = s->ow;
-    for (int64_t b = 0; b < s->n; b++) {
+    int64_t row0, row1;  /* this task's output rows b * oh + oy */
+    te_task_range((uint64_t)s->n * (uint64_t)oh, node->tasks, task, &row0, &row1);
+    for (int64_t row = row0; row < row1; row++) {
+        const int64_t b = row / oh, oy = row % oh;
         const int8_t *xb = x + b * h * wd * c;
-        for (int64_t oy = 0; oy < oh; oy++) {
-            const int64_t iy0 = oy * s->sh - s->pt;
-            int64_t ky0, ky1;
-            te_conv2d_taps_inside(iy0, h, s->kh, s->dh, &ky0, &ky1);
-            for (int64_t ox = 0; ox < ow; ox++) {
-                const int64_t ix0 = ox * s->sw - s->pl;
-                int64_t kx0, kx1;
-                te_conv2d_taps_inside(ix0, wd, s->kw, s->dw, &kx0, &kx1);
-                if (bias)
-                    memcpy(acc, bias, (size_t)o * sizeof *acc);
-                else
-                    memset(acc, 0, (size_t)o * sizeof *acc);
-                conv_pixel(p, acc, xb, iy0, ix0, ky0, ky1, kx0, kx1);
-                int8_t *yp = y + ((b * oh + oy) * ow + ox) * o;
-                for (int64_t oc = 0; oc < o; oc++)
-                    yp[oc] = te_requant_s8(acc[oc], p->rq.mult[oc], p->rq.shift[oc], p->y_zp,
-                                           p->lo, p->hi);
-            }
+        const int64_t iy0 = oy * s->sh - s->pt;
+        int64_t ky0, ky1;
+        te_conv2d_taps_inside(iy0, h, s->kh, s->dh, &ky0, &ky1);
+        for (int64_t ox = 0; ox < ow; ox++) {
+            const int64_t ix0 = ox * s->sw - s->pl;
+            int64_t kx0, kx1;
+            te_conv2d_taps_inside(ix0, wd, s->kw, s->dw, &kx0, &kx1);
+            if (bias)
+                memcpy(acc, bias, (size_t)o * sizeof *acc);
+            else
+                memset(acc, 0, (size_t)o * sizeof *acc);
+            conv_pixel(p, acc, xb, iy0, ix0, ky0, ky1, kx0, kx1);
+            int8_t *yp = y + ((b * oh + oy) * ow + ox) * o;
+            for (int64_t oc = 0; oc < o; oc++)
+                yp[oc] = te_requant_s8(acc[oc], p->rq.mult[oc], p->rq.shift[oc], p->y_zp,
+                                       p->lo, p->hi);
         }
     }
 }

@@ -89,9 +89,10 @@ te_status te_conv_transpose2d_f32_prepare(te_node *node, te_prepare_ctx *ctx)
     return TE_OK;
 }
 
-void te_conv_transpose2d_f32_eval(const te_node *node, void *scratch)
+void te_conv_transpose2d_f32_eval(const te_node *node, void *scratch, int task)
 {
     (void)scratch;
+    (void)task;
     const te_tensor *xt = node->in[0], *wt = node->in[1];
     const te_tensor *bt = node->n_in > 2 ? node->in[2] : NULL;
     const te_tensor *yt = node->out[0];

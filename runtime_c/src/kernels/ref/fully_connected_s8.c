@@ -41,10 +41,11 @@ te_status te_fully_connected_s8_prepare(te_node *node, te_prepare_ctx *ctx)
         return st;
     node->state = p;
     node->macs = (uint64_t)node->out[0]->count * (uint64_t)p->s.k;
+    node->tasks = te_split_tasks(p->s.n, node->macs);
     return TE_OK;
 }
 
-void te_fully_connected_s8_eval(const te_node *node, void *scratch)
+void te_fully_connected_s8_eval(const te_node *node, void *scratch, int task)
 {
     (void)scratch;
     const te_fully_connected_s8_plan *p = (const te_fully_connected_s8_plan *)node->state;
@@ -55,9 +56,11 @@ void te_fully_connected_s8_eval(const te_node *node, void *scratch)
     const size_t m = p->s.m, n = p->s.n, k = p->s.k;
     const int32_t x_zp = p->x_zp;
 
+    int64_t j0, j1;  /* this task's output channels */
+    te_task_range(n, node->tasks, task, &j0, &j1);
     for (size_t r = 0; r < m; r++) {
         const int8_t *xr = x + r * k;
-        for (size_t j = 0; j < n; j++) {
+        for (size_t j = (size_t)j0; j < (size_t)j1; j++) {
             const int8_t *wr = w + j * k;
             int32_t acc = bias ? bias[j] : 0;
             for (size_t i = 0; i < k; i++)

@@ -33,9 +33,10 @@ te_status te_lrn_f32_prepare(te_node *node, te_prepare_ctx *ctx)
     return TE_OK;
 }
 
-void te_lrn_f32_eval(const te_node *node, void *scratch)
+void te_lrn_f32_eval(const te_node *node, void *scratch, int task)
 {
     (void)scratch;
+    (void)task;
     const te_tensor *xt = node->in[0];
     const float *x = (const float *)xt->data;
     float *y = (float *)node->out[0]->data;

@@ -24,8 +24,9 @@ te_status te_lut_s8_prepare(te_node *node, te_prepare_ctx *ctx)
     return te_expect_dims(ctx, node, node->out[0], "output", node->in[0]->rank, node->in[0]->dims);
 }
 
-void te_lut_s8_eval(const te_node *node, void *scratch)
+void te_lut_s8_eval(const te_node *node, void *scratch, int task)
 {
+    (void)task;
     const int8_t *x = (const int8_t *)node->in[0]->data;
     const int8_t *table = (const int8_t *)node->in[1]->data;
     int8_t *out = (int8_t *)node->out[0]->data;

@@ -21,9 +21,10 @@ te_status te_matmul_f32_prepare(te_node *node, te_prepare_ctx *ctx)
     return TE_OK;
 }
 
-void te_matmul_f32_eval(const te_node *node, void *scratch)
+void te_matmul_f32_eval(const te_node *node, void *scratch, int task)
 {
     (void)scratch;
+    (void)task;
     const te_matmul_plan *p = (const te_matmul_plan *)node->state;
     const float *a = (const float *)node->in[0]->data, *b = (const float *)node->in[1]->data;
     float *y = (float *)node->out[0]->data;

@@ -48,8 +48,9 @@ te_status te_matmul_s8_prepare(te_node *node, te_prepare_ctx *ctx)
     return TE_OK;
 }
 
-void te_matmul_s8_eval(const te_node *node, void *scratch)
+void te_matmul_s8_eval(const te_node *node, void *scratch, int task)
 {
+    (void)task;
     const te_matmul_s8_plan *p = (const te_matmul_s8_plan *)node->state;
     const te_matmul_plan *mp = &p->mp;
     const int8_t *a = (const int8_t *)node->in[0]->data, *b = (const int8_t *)node->in[1]->data;

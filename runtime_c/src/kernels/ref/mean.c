@@ -20,9 +20,10 @@ te_status te_mean_f32_prepare(te_node *node, te_prepare_ctx *ctx)
     return TE_OK;
 }
 
-void te_mean_f32_eval(const te_node *node, void *scratch)
+void te_mean_f32_eval(const te_node *node, void *scratch, int task)
 {
     (void)scratch;
+    (void)task;
     const te_mean_plan *p = (const te_mean_plan *)node->state;
     const float *x = (const float *)node->in[0]->data;
     float *y = (float *)node->out[0]->data;

@@ -42,9 +42,10 @@ te_status te_mean_s8_prepare(te_node *node, te_prepare_ctx *ctx)
     return TE_OK;
 }
 
-void te_mean_s8_eval(const te_node *node, void *scratch)
+void te_mean_s8_eval(const te_node *node, void *scratch, int task)
 {
     (void)scratch;
+    (void)task;
     const te_mean_s8_plan *p = (const te_mean_s8_plan *)node->state;
     const te_mean_plan *mp = &p->mp;
     const int8_t *x = (const int8_t *)node->in[0]->data;

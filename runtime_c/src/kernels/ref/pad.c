@@ -221,14 +221,16 @@ static void pad_run(const te_node *node, size_t elem_size, pad_row_fn row)
     }
 }
 
-void te_pad_f32_eval(const te_node *node, void *scratch)
+void te_pad_f32_eval(const te_node *node, void *scratch, int task)
 {
     (void)scratch;
+    (void)task;
     pad_run(node, sizeof(float), pad_row_f32);
 }
 
-void te_pad_s8_eval(const te_node *node, void *scratch)
+void te_pad_s8_eval(const te_node *node, void *scratch, int task)
 {
     (void)scratch;
+    (void)task;
     pad_run(node, 1, pad_row_s8);
 }

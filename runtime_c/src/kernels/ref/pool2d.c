@@ -22,9 +22,10 @@ te_status te_avg_pool2d_f32_prepare(te_node *node, te_prepare_ctx *ctx)
     return te_pool_prepare(node, ctx, TE_DTYPE_F32, &te_avg_pool_attrs, cip);
 }
 
-void te_max_pool2d_f32_eval(const te_node *node, void *scratch)
+void te_max_pool2d_f32_eval(const te_node *node, void *scratch, int task)
 {
     (void)scratch;
+    (void)task;
     const te_pool_plan *p = (const te_pool_plan *)node->state;
     const te_tensor *xt = node->in[0], *yt = node->out[0];
     const float *x = (const float *)xt->data;
@@ -58,9 +59,10 @@ void te_max_pool2d_f32_eval(const te_node *node, void *scratch)
     }
 }
 
-void te_avg_pool2d_f32_eval(const te_node *node, void *scratch)
+void te_avg_pool2d_f32_eval(const te_node *node, void *scratch, int task)
 {
     (void)scratch;
+    (void)task;
     const te_pool_plan *p = (const te_pool_plan *)node->state;
     const te_tensor *xt = node->in[0], *yt = node->out[0];
     const float *x = (const float *)xt->data;

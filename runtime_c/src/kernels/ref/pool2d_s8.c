@@ -51,9 +51,10 @@ te_status te_avg_pool2d_s8_prepare(te_node *node, te_prepare_ctx *ctx)
     return TE_OK;
 }
 
-void te_max_pool2d_s8_eval(const te_node *node, void *scratch)
+void te_max_pool2d_s8_eval(const te_node *node, void *scratch, int task)
 {
     (void)scratch;
+    (void)task;
     const te_pool_plan *p = (const te_pool_plan *)node->state;
     const te_tensor *xt = node->in[0], *yt = node->out[0];
     const int8_t *x = (const int8_t *)xt->data;
@@ -92,8 +93,9 @@ static inline int64_t div_round_away(int64_t sum, int64_t count)
     return sum >= 0 ? (sum + count / 2) / count : -((-sum + count / 2) / count);
 }
 
-void te_avg_pool2d_s8_eval(const te_node *node, void *scratch)
+void te_avg_pool2d_s8_eval(const te_node *node, void *scratch, int task)
 {
+    (void)task;
     const te_pool_plan *p = (const te_pool_plan *)node->state;
     const te_tensor *xt = node->in[0], *yt = node->out[0];
     const int8_t *x = (const int8_t *)xt->data;

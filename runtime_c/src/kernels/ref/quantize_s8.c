@@ -56,8 +56,9 @@ te_status te_dequantize_s8_prepare(te_node *node, te_prepare_ctx *ctx)
     return s != TE_OK ? s : border_prepare(node, ctx, node->out[0], "output", node->in[0], "input");
 }
 
-void te_quantize_s8_eval(const te_node *node, void *scratch)
+void te_quantize_s8_eval(const te_node *node, void *scratch, int task)
 {
+    (void)task;
     const qparams *p = (const qparams *)node->state;
     const float *x = (const float *)node->in[0]->data;
     int8_t *out = (int8_t *)node->out[0]->data;
@@ -68,8 +69,9 @@ void te_quantize_s8_eval(const te_node *node, void *scratch)
         out[i] = (int8_t)te_quantize_value(x[i], p->scale, p->zero_point, -128, 127);
 }
 
-void te_dequantize_s8_eval(const te_node *node, void *scratch)
+void te_dequantize_s8_eval(const te_node *node, void *scratch, int task)
 {
+    (void)task;
     const qparams *p = (const qparams *)node->state;
     const int8_t *x = (const int8_t *)node->in[0]->data;
     float *out = (float *)node->out[0]->data;

@@ -65,14 +65,16 @@ static void reshape_copy(const te_node *node)
     memmove(node->out[0]->data, node->in[0]->data, node->out[0]->nbytes);
 }
 
-void te_reshape_f32_eval(const te_node *node, void *scratch)
+void te_reshape_f32_eval(const te_node *node, void *scratch, int task)
 {
     (void)scratch;
+    (void)task;
     reshape_copy(node);
 }
 
-void te_reshape_x8_eval(const te_node *node, void *scratch)
+void te_reshape_x8_eval(const te_node *node, void *scratch, int task)
 {
     (void)scratch;
+    (void)task;
     reshape_copy(node);
 }

@@ -62,9 +62,10 @@ te_status te_resize_f32_prepare(te_node *node, te_prepare_ctx *ctx)
     return TE_OK;
 }
 
-void te_resize_f32_eval(const te_node *node, void *scratch)
+void te_resize_f32_eval(const te_node *node, void *scratch, int task)
 {
     (void)scratch;
+    (void)task;
     const te_resize_plan *p = (const te_resize_plan *)node->state;
     const te_tensor *xt = node->in[0], *yt = node->out[0];
     const float *x = (const float *)xt->data;

@@ -78,9 +78,10 @@ static void blend_pixel(int8_t *yp, const int8_t *p00, const int8_t *p01, const 
     }
 }
 
-void te_resize_s8_eval(const te_node *node, void *scratch)
+void te_resize_s8_eval(const te_node *node, void *scratch, int task)
 {
     (void)scratch;
+    (void)task;
     const resize_plan_s8 *p = (const resize_plan_s8 *)node->state;
     const te_tensor *xt = node->in[0], *yt = node->out[0];
     const int8_t *x = (const int8_t *)xt->data;

@@ -102,14 +102,16 @@ te_status te_slice_x8_prepare(te_node *node, te_prepare_ctx *ctx)
     return s != TE_OK ? s : te_expect_same_qparams(ctx, node, node->in[0], node->out[0]);
 }
 
-void te_slice_f32_eval(const te_node *node, void *scratch)
+void te_slice_f32_eval(const te_node *node, void *scratch, int task)
 {
     (void)scratch;
+    (void)task;
     slice_run(node, sizeof(float));
 }
 
-void te_slice_x8_eval(const te_node *node, void *scratch)
+void te_slice_x8_eval(const te_node *node, void *scratch, int task)
 {
     (void)scratch;
+    (void)task;
     slice_run(node, 1);
 }

@@ -27,9 +27,10 @@ te_status te_softmax_f32_prepare(te_node *node, te_prepare_ctx *ctx)
     return TE_OK;
 }
 
-void te_softmax_f32_eval(const te_node *node, void *scratch)
+void te_softmax_f32_eval(const te_node *node, void *scratch, int task)
 {
     (void)scratch;
+    (void)task;
     const te_softmax_plan *p = (const te_softmax_plan *)node->state;
     const float *x = (const float *)node->in[0]->data;
     float *y = (float *)node->out[0]->data;

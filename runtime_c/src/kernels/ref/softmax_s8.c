@@ -58,9 +58,10 @@ te_status te_softmax_s8_prepare(te_node *node, te_prepare_ctx *ctx)
     return TE_OK;
 }
 
-void te_softmax_s8_eval(const te_node *node, void *scratch)
+void te_softmax_s8_eval(const te_node *node, void *scratch, int task)
 {
     (void)scratch;
+    (void)task;
     const te_softmax_plan *p = (const te_softmax_plan *)node->state;
     const int8_t *x = (const int8_t *)node->in[0]->data;
     const int32_t *table = (const int32_t *)node->in[1]->data;

@@ -67,15 +67,17 @@ te_status te_transpose_x8_prepare(te_node *node, te_prepare_ctx *ctx)
     return s != TE_OK ? s : te_expect_same_qparams(ctx, node, node->in[0], node->out[0]);
 }
 
-void te_transpose_f32_eval(const te_node *node, void *scratch)
+void te_transpose_f32_eval(const te_node *node, void *scratch, int task)
 {
     (void)scratch;
+    (void)task;
     te_loop_gather((const te_loop *)node->state, node->out[0]->data, node->in[0]->data,
                    sizeof(float));
 }
 
-void te_transpose_x8_eval(const te_node *node, void *scratch)
+void te_transpose_x8_eval(const te_node *node, void *scratch, int task)
 {
     (void)scratch;
+    (void)task;
     te_loop_gather((const te_loop *)node->state, node->out[0]->data, node->in[0]->data, 1);
 }

@@ -126,38 +126,44 @@ te_status te_hard_swish_f32_prepare(te_node *node, te_prepare_ctx *ctx)
     return unary_prepare(node, ctx);
 }
 
-void te_clip_f32_eval(const te_node *node, void *scratch)
+void te_clip_f32_eval(const te_node *node, void *scratch, int task)
 {
     (void)scratch;
+    (void)task;
     unary_run(node, clip_row);
 }
 
-void te_leaky_relu_f32_eval(const te_node *node, void *scratch)
+void te_leaky_relu_f32_eval(const te_node *node, void *scratch, int task)
 {
     (void)scratch;
+    (void)task;
     unary_run(node, leaky_relu_row);
 }
 
-void te_sigmoid_f32_eval(const te_node *node, void *scratch)
+void te_sigmoid_f32_eval(const te_node *node, void *scratch, int task)
 {
     (void)scratch;
+    (void)task;
     unary_run(node, sigmoid_row);
 }
 
-void te_tanh_f32_eval(const te_node *node, void *scratch)
+void te_tanh_f32_eval(const te_node *node, void *scratch, int task)
 {
     (void)scratch;
+    (void)task;
     unary_run(node, tanh_row);
 }
 
-void te_hard_sigmoid_f32_eval(const te_node *node, void *scratch)
+void te_hard_sigmoid_f32_eval(const te_node *node, void *scratch, int task)
 {
     (void)scratch;
+    (void)task;
     unary_run(node, hard_sigmoid_row);
 }
 
-void te_hard_swish_f32_eval(const te_node *node, void *scratch)
+void te_hard_swish_f32_eval(const te_node *node, void *scratch, int task)
 {
     (void)scratch;
+    (void)task;
     unary_run(node, hard_swish_row);
 }
