@@ -12,6 +12,7 @@
  */
 #include <math.h>
 
+#include "layer_shape.h"
 #include "te_internal.h"
 
 te_status te_conv_transpose2d_f32_prepare(te_node *node, te_prepare_ctx *ctx)
@@ -33,20 +34,8 @@ te_status te_conv_transpose2d_f32_prepare(te_node *node, te_prepare_ctx *ctx)
     const te_attr *dil = &a[TE_CONV_TRANSPOSE2D_DILATIONS];
     const te_attr *pads = &a[TE_CONV_TRANSPOSE2D_PADS];
     const te_attr *opad = &a[TE_CONV_TRANSPOSE2D_OUTPUT_PADDING];
-    if (strides->n != 2 || strides->ints[0] < 1 || strides->ints[1] < 1)
-        return te_prepare_fail(ctx, node, TE_ERR_SHAPE,
-                               "strides must be 2 values >= 1 (h, w), got %u: %d, %d, ...",
-                               strides->n, strides->ints[0], strides->ints[1]);
-    if (dil->n != 2 || dil->ints[0] < 1 || dil->ints[1] < 1)
-        return te_prepare_fail(ctx, node, TE_ERR_SHAPE,
-                               "dilations must be 2 values >= 1 (h, w), got %u: %d, %d, ...",
-                               dil->n, dil->ints[0], dil->ints[1]);
-    if (pads->n != 4 || pads->ints[0] < 0 || pads->ints[1] < 0 || pads->ints[2] < 0 ||
-        pads->ints[3] < 0)
-        return te_prepare_fail(ctx, node, TE_ERR_SHAPE,
-                               "pads must be 4 values >= 0 (top, left, bottom, "
-                               "right), got %u: %d, %d, %d, %d, ...",
-                               pads->n, pads->ints[0], pads->ints[1], pads->ints[2], pads->ints[3]);
+    if ((st = te_expect_window_attrs(ctx, node, strides, dil, pads)) != TE_OK)
+        return st;
     if (opad->n != 2 || opad->ints[0] < 0 || opad->ints[1] < 0)
         return te_prepare_fail(ctx, node, TE_ERR_SHAPE,
                                "output_padding must be 2 values >= 0 (h, w), "

@@ -1,6 +1,26 @@
 /* layer_shape.c - shape checks of conv2d and fully_connected (see layer_shape.h). */
 #include "layer_shape.h"
 
+te_status te_expect_window_attrs(te_prepare_ctx *ctx, const te_node *node, const te_attr *strides,
+                                 const te_attr *dil, const te_attr *pads)
+{
+    if (strides->n != 2 || strides->ints[0] < 1 || strides->ints[1] < 1)
+        return te_prepare_fail(ctx, node, TE_ERR_SHAPE,
+                               "strides must be 2 values >= 1 (h, w), got %u: %d, %d, ...",
+                               strides->n, strides->ints[0], strides->ints[1]);
+    if (dil->n != 2 || dil->ints[0] < 1 || dil->ints[1] < 1)
+        return te_prepare_fail(ctx, node, TE_ERR_SHAPE,
+                               "dilations must be 2 values >= 1 (h, w), got %u: %d, %d, ...",
+                               dil->n, dil->ints[0], dil->ints[1]);
+    if (pads->n != 4 || pads->ints[0] < 0 || pads->ints[1] < 0 || pads->ints[2] < 0 ||
+        pads->ints[3] < 0)
+        return te_prepare_fail(ctx, node, TE_ERR_SHAPE,
+                               "pads must be 4 values >= 0 (top, left, bottom, right), "
+                               "got %u: %d, %d, %d, %d, ...",
+                               pads->n, pads->ints[0], pads->ints[1], pads->ints[2], pads->ints[3]);
+    return TE_OK;
+}
+
 te_status te_conv2d_check(te_node *node, te_prepare_ctx *ctx, te_layer_dtypes dt,
                           te_conv2d_shape *s)
 {
@@ -19,20 +39,8 @@ te_status te_conv2d_check(te_node *node, te_prepare_ctx *ctx, te_layer_dtypes dt
     const te_attr *a = node->attrs;
     const te_attr *strides = &a[TE_CONV2D_STRIDES], *dil = &a[TE_CONV2D_DILATIONS];
     const te_attr *pads = &a[TE_CONV2D_PADS];
-    if (strides->n != 2 || strides->ints[0] < 1 || strides->ints[1] < 1)
-        return te_prepare_fail(ctx, node, TE_ERR_SHAPE,
-                               "strides must be 2 values >= 1 (h, w), got %u: %d, %d, ...",
-                               strides->n, strides->ints[0], strides->ints[1]);
-    if (dil->n != 2 || dil->ints[0] < 1 || dil->ints[1] < 1)
-        return te_prepare_fail(ctx, node, TE_ERR_SHAPE,
-                               "dilations must be 2 values >= 1 (h, w), got %u: %d, %d, ...",
-                               dil->n, dil->ints[0], dil->ints[1]);
-    if (pads->n != 4 || pads->ints[0] < 0 || pads->ints[1] < 0 || pads->ints[2] < 0 ||
-        pads->ints[3] < 0)
-        return te_prepare_fail(ctx, node, TE_ERR_SHAPE,
-                               "pads must be 4 values >= 0 (top, left, bottom, right), "
-                               "got %u: %d, %d, %d, %d, ...",
-                               pads->n, pads->ints[0], pads->ints[1], pads->ints[2], pads->ints[3]);
+    if ((st = te_expect_window_attrs(ctx, node, strides, dil, pads)) != TE_OK)
+        return st;
 
     int32_t n = x->dims[0], h = x->dims[1], wd = x->dims[2], c = x->dims[3];
     int32_t o = w->dims[0], kh = w->dims[1], kw = w->dims[2], ci = w->dims[3];

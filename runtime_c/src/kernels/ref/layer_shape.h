@@ -27,6 +27,11 @@ typedef struct {
 /* Check a conv2d node: 2 or 3 inputs, dtypes and ranks, strides, dilations, pads, group against
  * the channel counts, bias [o], output shape. The fused clamp is the caller's (float and INT8
  * read it differently). Fills *s. */
+/* strides and dilations: 2 values >= 1 (h, w); pads: 4 values >= 0 (top, left, bottom, right).
+ * The attribute checks conv2d and conv_transpose2d share. */
+te_status te_expect_window_attrs(te_prepare_ctx *ctx, const te_node *node, const te_attr *strides,
+                                 const te_attr *dil, const te_attr *pads);
+
 te_status te_conv2d_check(te_node *node, te_prepare_ctx *ctx, te_layer_dtypes dt,
                           te_conv2d_shape *s);
 
