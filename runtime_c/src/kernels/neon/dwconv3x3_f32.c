@@ -38,13 +38,13 @@ te_status te_dwconv3x3_f32_neon_prepare(te_node *node, te_prepare_ctx *ctx)
                                act_min, act_max);
 
     te_dwconv3x3_f32_plan *p = (te_dwconv3x3_f32_plan *)te_prepare_alloc(ctx, sizeof *p);
-    float *packed = (float *)te_prepare_alloc(ctx, node->in[1]->nbytes);
-    if (!p || !packed)
-        return te_prepare_fail(ctx, node, TE_ERR_NOMEM, "out of memory for its packed weights "
-                               "(%lu bytes)", (unsigned long)node->in[1]->nbytes);
-    te_conv2d_pack_weights(&s, TE_CONV2D_DEPTHWISE, node->in[1]->data, packed, sizeof(float));
+    if (!p)
+        return te_prepare_fail(ctx, node, TE_ERR_NOMEM, "out of memory for its plan");
+    const void *packed;
+    if ((st = te_conv2d_pack_const(ctx, node, &s, TE_CONV2D_DEPTHWISE, sizeof(float), &packed)) != TE_OK)
+        return st;
     p->s = s;
-    p->packed = packed;
+    p->packed = (const float *)packed;
     node->state = p;
     node->macs = (uint64_t)node->out[0]->count * 9u;
     node->tasks = te_split_tasks((uint64_t)s.n * (uint64_t)s.oh, node->macs);

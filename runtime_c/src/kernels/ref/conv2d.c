@@ -49,13 +49,10 @@ te_status te_conv2d_f32_prepare(te_node *node, te_prepare_ctx *ctx)
     p->acc_bytes = ((size_t)p->s.o * sizeof(float) + TE_ALIGN - 1) / TE_ALIGN * TE_ALIGN;
     node->scratch_size = p->acc_bytes;
     if (w->storage == 1) {
-        float *packed = (float *)te_prepare_alloc(ctx, w->nbytes);
-        if (!packed)
-            return te_prepare_fail(ctx, node, TE_ERR_NOMEM,
-                                   "out of memory for its packed weights (%lu bytes)",
-                                   (unsigned long)w->nbytes);
-        te_conv2d_pack_weights(&p->s, p->layout, w->data, packed, sizeof(float));
-        p->packed = packed;
+        const void *packed;
+        if ((st = te_conv2d_pack_const(ctx, node, &p->s, p->layout, sizeof(float), &packed)) != TE_OK)
+            return st;
+        p->packed = (const float *)packed;
     } else {
         if (w->nbytes > SIZE_MAX - p->acc_bytes)
             return te_prepare_fail(ctx, node, TE_ERR_NOMEM,

@@ -28,3 +28,17 @@ void te_conv2d_pack_weights(const te_conv2d_shape *s, te_conv2d_layout layout, c
     else
         transpose_blocks((unsigned char *)packed, (const unsigned char *)w, blocks, rows, cols, 4);
 }
+
+te_status te_conv2d_pack_const(te_prepare_ctx *ctx, const te_node *node, const te_conv2d_shape *s,
+                               te_conv2d_layout layout, size_t elem_size, const void **packed)
+{
+    const te_tensor *w = node->in[1];
+    void *dst = te_prepare_alloc(ctx, w->nbytes);
+    if (!dst)
+        return te_prepare_fail(ctx, node, TE_ERR_NOMEM,
+                               "out of memory for its packed weights (%lu bytes)",
+                               (unsigned long)w->nbytes);
+    te_conv2d_pack_weights(s, layout, w->data, dst, elem_size);
+    *packed = dst;
+    return TE_OK;
+}

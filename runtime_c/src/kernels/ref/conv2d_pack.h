@@ -33,6 +33,11 @@ static inline te_conv2d_layout te_conv2d_layout_of(const te_conv2d_shape *s)
 void te_conv2d_pack_weights(const te_conv2d_shape *s, te_conv2d_layout layout, const void *w,
                             void *packed, size_t elem_size);
 
+/* Allocate load-time memory for the constant weight w (node's input 1) and pack it into *packed
+ * with te_conv2d_pack_weights; TE_ERR_NOMEM with a message when the allocation fails. */
+te_status te_conv2d_pack_const(te_prepare_ctx *ctx, const te_node *node, const te_conv2d_shape *s,
+                               te_conv2d_layout layout, size_t elem_size, const void **packed);
+
 /* The taps k in [*lo, *hi) of a window along one axis that fall inside the input: those with
  * 0 <= start + k * dilation < size (start: the window's first position, negative when it begins
  * in the padding). *lo == *hi when none does. */

@@ -50,13 +50,10 @@ te_status te_conv2d_s8_prepare(te_node *node, te_prepare_ctx *ctx)
         return st;
     /* te_prepare_weights_s8 checked that the weight is a constant: pack it now. */
     p->layout = te_conv2d_layout_of(&p->s);
-    int8_t *packed = (int8_t *)te_prepare_alloc(ctx, w->nbytes);
-    if (!packed)
-        return te_prepare_fail(ctx, node, TE_ERR_NOMEM,
-                               "out of memory for its packed weights (%lu bytes)",
-                               (unsigned long)w->nbytes);
-    te_conv2d_pack_weights(&p->s, p->layout, w->data, packed, 1);
-    p->packed = packed;
+    const void *packed;
+    if ((st = te_conv2d_pack_const(ctx, node, &p->s, p->layout, 1, &packed)) != TE_OK)
+        return st;
+    p->packed = (const int8_t *)packed;
     /* One int32 accumulator per output channel. */
     if ((size_t)p->s.o > SIZE_MAX / sizeof(int32_t))
         return te_prepare_fail(ctx, node, TE_ERR_NOMEM, "%d accumulators do not fit in memory",
