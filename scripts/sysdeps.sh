@@ -5,9 +5,10 @@
 # Two groups:
 # - required (gcc, make, python3-venv, python3-dev, the sanitizer runtimes): without them nothing
 #   builds, so a non-root run that misses one fails;
-# - cross (Debian's ARM cross compilers and qemu-user), with --cross only (make test): only the ARM
-#   tests and `tinyedge runner --toolchain gcc` use them (the default toolchain, zig, comes from
-#   PyPI), so a non-root run that misses them says so and carries on; those tests skip with the reason.
+# - cross (Debian's ARM cross compilers, qemu-user and openssh-server), with --cross only (make test):
+#   only the ARM tests, `tinyedge runner --toolchain gcc`, the emulated boards and the deploy tests
+#   (a real sshd on 127.0.0.1) use them (the default toolchain, zig, comes from PyPI), so a non-root
+#   run that misses them says so and carries on; those tests skip with the reason.
 set -euo pipefail
 with_cross=0
 [ "${1:-}" = "--cross" ] && with_cross=1
@@ -36,6 +37,8 @@ if [ "$with_cross" = 1 ]; then
   command -v arm-linux-gnueabihf-gcc >/dev/null 2>&1 || cross+=(gcc-arm-linux-gnueabihf)
   [ -e /usr/arm-linux-gnueabihf/lib/libc.a ] || cross+=(libc6-dev-armhf-cross)
   { command -v qemu-aarch64 && command -v qemu-arm; } >/dev/null 2>&1 || cross+=(qemu-user)
+  # The deploy tests start their own sshd (a temporary config on a random port on 127.0.0.1).
+  [ -x /usr/sbin/sshd ] || command -v sshd >/dev/null 2>&1 || cross+=(openssh-server)
 fi
 
 [ ${#need[@]} -eq 0 ] && [ ${#cross[@]} -eq 0 ] && exit 0
@@ -47,7 +50,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   exit 0
 fi
 if [ ${#cross[@]} -gt 0 ]; then
-  echo "note: the ARM cross-build tests need these system packages: ${cross[*]}" >&2
+  echo "note: the ARM cross-build and deploy tests need these system packages: ${cross[*]}" >&2
   echo "      install them with:  sudo apt-get install --no-install-recommends ${cross[*]}" >&2
   echo "      (without them those tests skip; tinyedge runner builds with zig from PyPI anyway)" >&2
 fi
