@@ -29,6 +29,8 @@ from tinyedge.plan import plan_memory
 
 ROOT = Path(__file__).resolve().parent.parent
 BOARDS = ("pi5", "pi4", "pi3", "pizero2w", "aarch64-linux", "armv7-linux", "host")
+# Boards that run another board's runner build (their [deploy] runner): no build of their own.
+BORROWERS = {"android-arm64": "aarch64-linux", "emulated-pi4": "pi4"}
 CROSS = tuple(b for b in BOARDS if b != "host")
 HAS_DOTPROD = {"pi5"}
 
@@ -51,9 +53,11 @@ def tiny_model(tmp_path_factory) -> Path:
 
 def test_every_board_has_a_valid_file():
     boards = load_boards()
-    assert set(boards) == set(BOARDS)
+    assert set(boards) == set(BOARDS) | set(BORROWERS)
     for name in CROSS:
         assert boards[name].build is not None and boards[name].emulate is not None, name
+    for name, runner_board in BORROWERS.items():
+        assert boards[name].runner_board == runner_board and boards[name].build is None, name
 
 
 def predefined_macros(board, kind: str, isa: str, cache: Path) -> str:
@@ -102,6 +106,9 @@ gcc_cpu_flags = ["-mcpu=cortex-a72"]
 
 [emulate]
 qemu_cpu = "cortex-a72"
+
+[deploy]
+remote_dir = "/var/tmp/tinyedge"
 """
 
 BAD_BOARDS = {

@@ -69,11 +69,12 @@ class BuildProgress:
 
 
 def run(args, console) -> int:
-    from ..boards import load_board
+    from ..boards import load_board, load_runner_board
     from ..cross import BUDGET_BYTES, build_runner, toolchain_for
     from ..cross.build import first_link_is_slow
 
-    board = load_board(args.board)
+    # A board that runs another board's build (emulated-pi4 runs pi4's) gets that build.
+    board = load_runner_board(load_board(args.board))
     tc = toolchain_for(board, args.toolchain)
     progress = BuildProgress(board, tc, first_link_is_slow(tc))
     try:
