@@ -5,9 +5,9 @@ BIN    := $(VENV)/bin
 OUT    ?= build
 RUNTIME_SOURCES := $(shell find runtime_c -name '*.c' -o -name '*.h' -o -name '*.def') tinyedge/_runtime_build.py
 
-.PHONY: demo test sysdeps sysdeps-cross venv runtime bench bench-int8 bench-env codegen clean
+.PHONY: demo test sysdeps sysdeps-cross sysdeps-emulate venv runtime bench bench-int8 bench-env codegen clean
 
-demo: venv
+demo: venv sysdeps-emulate
 	$(BIN)/python examples/digits/demo.py --out-dir $(OUT)/demo
 
 test: venv sysdeps-cross
@@ -20,6 +20,10 @@ sysdeps:
 
 sysdeps-cross:
 	@bash scripts/sysdeps.sh --cross
+
+# qemu-user only: the demo ends with a deploy to the emulated-pi4 board.
+sysdeps-emulate:
+	@bash scripts/sysdeps.sh --emulate
 
 venv: $(VENV)/.deps-installed $(VENV)/.runtime-built
 

@@ -10,8 +10,11 @@
 #   (a real sshd on 127.0.0.1) use them (the default toolchain, zig, comes from PyPI), so a non-root
 #   run that misses them says so and carries on; those tests skip with the reason.
 set -euo pipefail
-with_cross=0
-[ "${1:-}" = "--cross" ] && with_cross=1
+with_cross=0 with_qemu=0
+case "${1:-}" in
+  --cross) with_cross=1 with_qemu=1 ;;
+  --emulate) with_qemu=1 ;;   # make demo: qemu-user runs its emulated-pi4 deploy
+esac
 
 need=()
 command -v gcc >/dev/null 2>&1 || need+=(gcc)
@@ -36,7 +39,11 @@ if [ "$with_cross" = 1 ]; then
   [ -e /usr/aarch64-linux-gnu/lib/libc.a ] || cross+=(libc6-dev-arm64-cross)
   command -v arm-linux-gnueabihf-gcc >/dev/null 2>&1 || cross+=(gcc-arm-linux-gnueabihf)
   [ -e /usr/arm-linux-gnueabihf/lib/libc.a ] || cross+=(libc6-dev-armhf-cross)
+fi
+if [ "$with_qemu" = 1 ]; then
   { command -v qemu-aarch64 && command -v qemu-arm; } >/dev/null 2>&1 || cross+=(qemu-user)
+fi
+if [ "$with_cross" = 1 ]; then
   # The deploy tests start their own sshd (a temporary config on a random port on 127.0.0.1).
   [ -x /usr/sbin/sshd ] || command -v sshd >/dev/null 2>&1 || cross+=(openssh-server)
 fi
@@ -50,9 +57,10 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   exit 0
 fi
 if [ ${#cross[@]} -gt 0 ]; then
-  echo "note: the ARM cross-build and deploy tests need these system packages: ${cross[*]}" >&2
+  echo "note: optional system packages are missing: ${cross[*]}" >&2
+  echo "      (ARM cross compilers, qemu-user for emulated boards, sshd for the deploy tests)" >&2
   echo "      install them with:  sudo apt-get install --no-install-recommends ${cross[*]}" >&2
-  echo "      (without them those tests skip; tinyedge runner builds with zig from PyPI anyway)" >&2
+  echo "      (without them those tests skip and the demo skips its emulated deploy, with the reason)" >&2
 fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "tinyedge needs these system packages: ${need[*]}" >&2

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tinyedge.deploy.facts import FACTS_SCRIPT, decode_throttled, parse_facts
+from tinyedge.device.facts import FACTS_SCRIPT, decode_throttled, parse_facts
 
 # /proc/cpuinfo of a Raspberry Pi 4 Model B on Raspberry Pi OS (bookworm, 64-bit kernel).
 PI4_CORE = """processor\t: {n}

@@ -1,5 +1,5 @@
-"""Parsing what tinyedge-run prints (tinyedge.deploy.profile) and the reports made from it
-(tinyedge.deploy.report): the host runner is run for real on a small model whose node names need
+"""Parsing what tinyedge-run prints (tinyedge.device.profile) and the reports made from it
+(tinyedge.device.report): the host runner is run for real on a small model whose node names need
 escaping; the summary is checked against figures computed here from the records; the Chrome trace
 against a strict checker of the Trace Event Format (tests/chrome_trace_check.py).
 """
@@ -17,9 +17,9 @@ from rich.console import Console
 from chrome_trace_check import assert_valid_trace, check_trace, load_trace
 from cross_helpers import cross_cache, runner
 from graph_zoo import zoo
-from tinyedge.deploy.errors import DeployError
-from tinyedge.deploy.profile import Progress, RunnerOutput
-from tinyedge.deploy.report import build_summary, chrome_trace, render_summary, write_json
+from tinyedge.device.errors import DeployError
+from tinyedge.device.profile import Progress, RunnerOutput
+from tinyedge.device.report import build_summary, chrome_trace, render_summary, write_json
 from tinyedge.format import serialize
 from tinyedge.plan import plan_memory
 

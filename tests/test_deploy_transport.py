@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from sshd_server import sshd, write_ed25519_key  # noqa: F401  (sshd is a fixture)
-from tinyedge.deploy.errors import (AuthError, CommandTimeout, ConnectError, ConnectionLost,
+from tinyedge.device.errors import (AuthError, CommandTimeout, ConnectError, ConnectionLost,
                                     HostKeyError)
-from tinyedge.deploy.transport import LocalTransport, connect_ssh, sh_join
+from tinyedge.device.transport import LocalTransport, connect_ssh, sh_join
 
 # Arguments a shell would mangle if any of them were passed unquoted.
 NASTY_ARGS = ["two words", "it's", '"double"', "$(touch {marker})", "`touch {marker}`", "a;b",

@@ -4,6 +4,7 @@
     tinyedge.build("model.onnx", "model.tem")
     m = tinyedge.load("model.tem")
     outputs = m.run([x])
+    tinyedge.deploy("model.tem", "pi4", "pi@raspberrypi.local", trace="trace.json")
 """
 __version__ = "0.1.0"
 
@@ -24,4 +25,21 @@ def build(src, out, **options):
     return _build(src, out, **options)
 
 
-__all__ = ["__version__", "load", "build"]
+def deploy(model, board, host=None, **options):
+    """Push a .tem model and the board's runner to a board (over SSH, or locally for an emulated
+    board without `host`), run the on-device benchmark and return a DeployResult (summary, trace
+    path); see `tinyedge.device.session.deploy` for the options."""
+    from .device.session import deploy as _deploy
+
+    return _deploy(model, board, host, **options)
+
+
+def deploy_fleet(hosts, **options):
+    """The same deploy to several hosts at once with a bounded pool (`jobs=4`); one FleetEntry
+    (host, result or error) per host: one failing host does not stop the others."""
+    from .device.fleet import deploy_fleet as _fleet
+
+    return _fleet(hosts, **options)
+
+
+__all__ = ["__version__", "load", "build", "deploy", "deploy_fleet"]

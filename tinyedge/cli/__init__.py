@@ -9,10 +9,10 @@ from rich.markup import escape
 
 from .. import __version__
 from ..errors import TinyEdgeError
-from . import bench, boards, build, inspect, ops, run, runner
+from . import bench, boards, build, deploy, inspect, ops, run, runner
 from . import eval as eval_cmd
 
-COMMANDS = (build, inspect, run, eval_cmd, bench, ops, runner, boards)
+COMMANDS = (build, inspect, run, eval_cmd, bench, ops, runner, boards, deploy)
 
 
 def make_parser() -> argparse.ArgumentParser:

@@ -16,8 +16,8 @@ from typing import BinaryIO, Callable, Optional
 
 import paramiko
 
-from tinyedge.deploy.errors import CommandTimeout, ConnectionLost
-from tinyedge.deploy.transport import (CHUNK, STOP_GRACE_S, ExecResult, LineSplitter, Transport,
+from tinyedge.device.errors import CommandTimeout, ConnectionLost
+from tinyedge.device.transport import (CHUNK, STOP_GRACE_S, ExecResult, LineSplitter, Transport,
                                        decode_line, sh_join, short_command, split_status)
 
 # $1 = marker token, $2 = the command. A background job's stdin is /dev/null in a shell without

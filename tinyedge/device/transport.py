@@ -116,9 +116,9 @@ class Transport:
 
 
 # The implementations import the names above, so they are imported last.
-from tinyedge.deploy.transport_local import LocalTransport  # noqa: E402
-from tinyedge.deploy.transport_ssh import SSHTransport  # noqa: E402
-from tinyedge.deploy.ssh_connect import connect_ssh  # noqa: E402
+from tinyedge.device.transport_local import LocalTransport  # noqa: E402
+from tinyedge.device.transport_ssh import SSHTransport  # noqa: E402
+from tinyedge.device.ssh_connect import connect_ssh  # noqa: E402
 
 __all__ = ["ExecResult", "Transport", "LocalTransport", "SSHTransport", "connect_ssh", "sh_join",
            "LineSplitter", "split_status", "signal_name"]

@@ -17,8 +17,8 @@ from typing import List, Optional
 
 import paramiko
 
-from tinyedge.deploy.errors import AuthError, ConnectError, DeployError, HostKeyError
-from tinyedge.deploy.transport_ssh import SSHTransport
+from tinyedge.device.errors import AuthError, ConnectError, DeployError, HostKeyError
+from tinyedge.device.transport_ssh import SSHTransport
 
 KEEPALIVE_S = 5  # so that a link that died quietly is noticed by the transport
 DEFAULT_KEYS = ("id_rsa", "id_ecdsa", "id_ecdsa_sk", "id_ed25519", "id_ed25519_sk", "id_dsa")

@@ -11,8 +11,8 @@ import subprocess
 import threading
 from typing import BinaryIO, Callable, List, Optional
 
-from tinyedge.deploy.errors import CommandTimeout, DeployError
-from tinyedge.deploy.transport import (CHUNK, STOP_GRACE_S, ExecResult, Transport, decode_line,
+from tinyedge.device.errors import CommandTimeout, DeployError
+from tinyedge.device.transport import (CHUNK, STOP_GRACE_S, ExecResult, Transport, decode_line,
                                        short_command, split_status)
 
 
