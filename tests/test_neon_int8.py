@@ -1,4 +1,5 @@
-"""The NEON INT8 kernels under qemu are bit-exact with the portable reference kernels.
+"""The NEON INT8 matrix-product kernels (1x1 and KxK conv2d, fully connected) and add under qemu are
+bit-exact with the portable reference kernels (the depthwise ones: test_neon_int8_dw.py).
 
 Each case is a one-op INT8 graph (the helpers of test_kernels_int8_compute.py) written as a .tem
 file. The host runs it with `tinyedge.load(...).run` (x86: the reference kernels, themselves checked
@@ -8,14 +9,18 @@ dot product) and armv7-linux (`qemu-arm -cpu cortex-a15`, 32-bit NEON). Every ou
 byte for byte, and the runner's trace must name the kernel the case is for, so a case that silently
 fell back to the reference kernel fails.
 
-The sweeps walk sizes around each kernel's tile: the 1x1 convolution and fully connected kernels
-take 2 rows by 4 output channels by 16 inputs per step (then 8, then a scalar tail), the depthwise
-3x3 kernel 8 channels per step (then a scalar tail), the add kernel 8 elements; so rows 1..5, channels below, at and above 4,
-8 and 16 and their multiples, odd counts, strides 1 and 2 in each direction, symmetric and lopsided
-pads, images smaller than the window, zero points over all of int8, per-channel and per-tensor
-weights, fused clamps, multipliers from below 2^-32 to above 1, accumulators at the edge of int32.
-Add cases set either input's scale the larger. Nodes outside a kernel's specialization (a strided or
-dilated window, a 5x5 depthwise, an add that broadcasts) must fall back to the reference kernel.
+The sweeps walk sizes around each kernel's tile: the matrix product takes 4 rows (2 on armv7) by 4
+output channels by 16 inputs per step (then 8, then a scalar tail), rows left over one at a time,
+and tasks take blocks of rows by 16 channels; the KxK kernel copies blocks of 8 output pixels'
+windows (padded to a multiple of 8 values) and packs weights whose window is not a multiple of 8;
+the add kernel takes 8 elements. So rows 1..9 and many, channels below, at and above 4, 8 and 16
+and their multiples, odd counts, windows 1x1 to 7x7 and non-square, strides 1 and 2 in each
+direction, dilation, symmetric and lopsided pads, images smaller than the window, two images, zero
+points over all of int8, per-channel and per-tensor weights, fused clamps, multipliers from below
+2^-32 to above 1, accumulators at the edge of int32, nodes split into several tasks. Add cases set
+either input's scale the larger. Nodes outside the kernels' specializations (a grouped conv that is
+not depthwise, an add that broadcasts) must fall back to the reference kernel. A gcc-built Pi 5
+runner must carry and pick the dot-product kernels too.
 """
 from __future__ import annotations
 
@@ -41,11 +46,16 @@ from tinyedge.plan import plan_memory
 BOARDS = {"pi4": "cortex-a72", "pi5": "cortex-a76", "armv7-linux": "cortex-a15"}
 REF_CONV = "te_conv2d_s8__ref"
 # The kernel each board must pick for a case of each family (pi5 has the dot product).
+def gemm_kernels(op: str) -> dict:
+    """A matrix-product kernel's name per board: the 4x4 tile on aarch64 (SDOT on pi5), 2x4 on armv7."""
+    return {"pi4": f"te_{op}_4x4c16__neon", "pi5": f"te_{op}_4x4c16__neon_dot",
+            "armv7-linux": f"te_{op}_2x4c16__neon"}
+
+
 EXPECTED = {
-    "conv1x1": {"pi4": "te_conv2d_s8_1x1_2x4c16__neon", "pi5": "te_conv2d_s8_1x1_2x4c16__neon_dot",
-                "armv7-linux": "te_conv2d_s8_1x1_2x4c16__neon"},
-    "dw3x3": dict.fromkeys(BOARDS, "te_dwconv3x3_s8_c8__neon"),
-    "fc": dict.fromkeys(BOARDS, "te_fully_connected_s8_2x4c16__neon"),
+    "conv1x1": gemm_kernels("conv2d_s8_1x1"),
+    "kxk": gemm_kernels("conv2d_s8_kxk"),
+    "fc": gemm_kernels("fully_connected_s8"),
     "add": dict.fromkeys(BOARDS, "te_add_s8_c8__neon"),
     "fallback": dict.fromkeys(BOARDS, REF_CONV),
     "add_fallback": dict.fromkeys(BOARDS, "te_add_s8__ref"),
@@ -86,8 +96,10 @@ def conv1x1(p: int, c: int, o: int, n: int = 1, **kw) -> Case:
     return Case("conv1x1", (n, h, p // h, c), (o, 1, 1, c), **kw)
 
 
-def dw3x3(h: int, w: int, c: int, strides=(1, 1), pads=(1, 1, 1, 1), **kw) -> Case:
-    return Case("dw3x3", (1, h, w, c), (c, 3, 3, 1), strides=strides, pads=pads, group=c, **kw)
+def kxk(h: int, w: int, c: int, o: int, k=(3, 3), n: int = 1, pads=None, **kw) -> Case:
+    """A one-group conv of window k over n images; 'same' pads (k // 2 on each side) by default."""
+    pads = (k[0] // 2, k[1] // 2, k[0] // 2, k[1] // 2) if pads is None else pads
+    return Case("kxk", (n, h, w, c), (o, *k, c), pads=pads, **kw)
 
 
 def fc(lead: tuple, k: int, n: int, **kw) -> Case:
@@ -95,8 +107,10 @@ def fc(lead: tuple, k: int, n: int, **kw) -> Case:
 
 
 def add(shape: tuple, b_shape: Optional[tuple] = None, **kw) -> Case:
-    """An add; exponent is log2(s_b / s_a) here. A b_shape that broadcasts is a fallback case."""
-    family = "add" if b_shape is None else "add_fallback"
+    """An add; exponent is log2(s_b / s_a) here. Fewer than 8 elements (the NEON kernel refuses
+    rows shorter than its step) or a b_shape that broadcasts is a fallback case (broadcasting
+    adds: test_neon_int8_matmul_add.py)."""
+    family = "add" if b_shape is None and np.prod(shape) >= 8 else "add_fallback"
     return Case(family, shape, shape if b_shape is None else b_shape, **kw)
 
 
@@ -114,18 +128,30 @@ CASES = [
     conv1x1(49, 96, 17, z_x=12, exponent=-16.0),
     conv1x1(3, 40, 7, z_x=-128, edge_bias=True, exponent=-26.5),
     conv1x1(4, 24, 6, z_x=127, edge_bias=True, exponent=-26.5),
-    # depthwise 3x3: channels around 8, strides 1 and 2 per axis, pads symmetric, lopsided, none,
-    # images smaller than the window.
-    dw3x3(1, 1, 1, z_x=-128),
-    dw3x3(5, 5, 7, z_x=3, z_y=-9, clamp="relu6"),
-    dw3x3(6, 7, 8, strides=(2, 2), z_x=-60),
-    dw3x3(7, 6, 9, strides=(1, 2), pads=(0, 1, 2, 0), z_x=127, per_channel=False),
-    dw3x3(4, 9, 16, strides=(2, 1), pads=(2, 0, 0, 2), z_x=-5, bias=False),
-    dw3x3(8, 8, 17, strides=(2, 2), pads=(0, 0, 1, 1), z_x=40, clamp="relu"),
-    dw3x3(3, 3, 24, pads=(0, 0, 0, 0), z_x=-128, exponent=-40.0),
-    dw3x3(2, 1, 5, pads=(2, 2, 2, 2), z_x=9, exponent=4.0),
-    dw3x3(9, 10, 32, strides=(2, 2), z_x=-128, z_y=-128, clamp="relu6"),
-    dw3x3(5, 4, 15, z_x=127, edge_bias=True, exponent=-26.5),
+    conv1x1(7, 24, 20, z_x=-9, z_y=3, clamp="relu6"),   # 4 rows + 3 left over, 16 + 4 channels
+    conv1x1(8, 16, 33, z_x=100, per_channel=False),
+    conv1x1(196, 24, 36, z_x=-128, clamp="relu6"),      # two tasks of row by channel blocks
+    conv1x1(49, 160, 18, z_x=-60, z_y=10),              # 7x7 pixels, 10 steps of 16
+    # KxK: windows 1x1 (strided, padded) to 7x7 and non-square, window sizes kh*kw*c below, at and
+    # above 8 and 16 (packed or in place), pixel counts around the 8-pixel block and the 4-row
+    # tile, strides, dilation, pads of every style, images smaller than the window.
+    kxk(1, 1, 2, 1, z_x=-128, z_y=127),  # one channel in and out would be a depthwise conv
+    kxk(5, 5, 3, 8, strides=(2, 2), z_x=-128, clamp="relu6"),           # MobileNetV2's stem
+    kxk(9, 8, 3, 32, strides=(2, 2), pads=(0, 0, 1, 1), z_x=5, z_y=-7),  # TF-style stem pads
+    kxk(4, 4, 8, 4, pads=(0, 0, 0, 0), z_x=127),                         # 2x2 outputs, k = 72
+    kxk(6, 5, 2, 5, k=(1, 3), z_x=-3, per_channel=False),                # k = 6 < 8
+    kxk(5, 6, 16, 9, k=(3, 1), strides=(1, 2), z_x=40, bias=False),
+    kxk(7, 7, 5, 13, k=(5, 5), z_x=-77, clamp="relu"),
+    kxk(8, 9, 4, 6, k=(7, 7), strides=(2, 1), pads=(3, 0, 1, 2), z_x=64, exponent=-40.0),
+    kxk(7, 6, 6, 7, dilations=(2, 2), pads=(2, 2, 2, 2), z_x=-30, exponent=3.0),
+    kxk(6, 6, 3, 4, dilations=(1, 3), pads=(0, 1, 2, 3), z_x=9, clamp="inverted"),
+    kxk(2, 1, 7, 3, k=(3, 3), pads=(2, 2, 2, 2), z_x=-1),               # image smaller than window
+    kxk(5, 5, 6, 4, k=(1, 1), strides=(2, 2), z_x=3),                    # 1x1 strided
+    kxk(3, 4, 9, 10, k=(1, 1), pads=(1, 0, 0, 1), z_x=-5, z_y=-128),     # 1x1 padded
+    kxk(5, 7, 17, 17, n=2, z_x=20, z_y=-20, clamp="relu6"),
+    kxk(4, 5, 24, 6, z_x=127, edge_bias=True, exponent=-26.5),
+    kxk(3, 3, 5, 8, pads=(1, 1, 1, 1), z_x=-128, edge_bias=True, exponent=-26.5),  # packed rows
+    kxk(14, 14, 8, 24, strides=(2, 2), z_x=-40),                         # several tasks
     # fully connected: rows 1..5, K around 8 and 16, N around 4.
     fc((1,), 1, 1, z_x=-128),
     fc((2,), 8, 3, z_x=7, clamp="relu"),
@@ -134,6 +160,8 @@ CASES = [
     fc((5,), 17, 8, z_x=-31, exponent=2.0),
     fc((2, 3), 40, 10, z_x=0, clamp="relu6"),
     fc((1,), 100, 13, z_x=-128, edge_bias=True, exponent=-26.5),
+    fc((9,), 33, 21, z_x=50, z_y=-3, clamp="relu6"),
+    fc((1,), 640, 250, z_x=-7),                          # two tasks of channel blocks
     # add: elements around the 8 per step; either input's scale the larger, equal scales.
     add((1,), z_x=-128, z_y=127, exponent=0.0),
     add((7,), z_x=5, z_y=-3, exponent=1.5, clamp="relu"),
@@ -145,9 +173,7 @@ CASES = [
     add((1, 6, 6, 13), z_x=-70, z_y=-5, exponent=0.0, clamp="relu"),
     add((3,), z_x=2, z_y=1, exponent=-6.0, clamp="inverted"),
     # Outside the specializations: the reference kernel runs, with the same bytes.
-    Case("fallback", (1, 5, 5, 6), (4, 1, 1, 6), strides=(2, 2), z_x=3),        # 1x1 stride 2
-    Case("fallback", (1, 6, 6, 6), (6, 3, 3, 1), dilations=(2, 2), pads=(2, 2, 2, 2), group=6),
-    Case("fallback", (1, 6, 6, 4), (4, 5, 5, 1), pads=(2, 2, 2, 2), group=4, z_x=-7),  # 5x5
+    Case("fallback", (1, 5, 5, 6), (4, 3, 3, 3), pads=(1, 1, 1, 1), group=2, z_x=3),  # 2 groups
     add((2, 3, 5), (3, 1), z_x=11, exponent=0.5),                                     # broadcast
 ]
 
@@ -299,3 +325,18 @@ def test_neon_int8_kernels_match_reference(board_name, prepared, runners, tmp_pa
     assert not failures, f"{len(failures)} of {len(prepared)} cases on {board_name}:\n" + \
         "\n".join(failures)
 
+
+
+def test_gcc_pi5_runner_picks_the_dot_kernels(prepared, request, tmp_path):
+    """Debian's gcc 12 compiles the dot-product files for -march=armv8.2-a+dotprod tuned for the
+    board (targets.py; -mcpu=<cpu>+dotprod cannot inline vdotq_s32 on CPUs without it), so its Pi 5
+    runner carries them: under -cpu cortex-a76 the trace names the dot-product kernel of each
+    matrix-product family and the bytes equal the host's."""
+    board, exe = runner("pi5", "gcc", cross_cache(request.config))
+    items = [p for family in ("conv1x1", "kxk", "fc")
+             for p in [p for p in prepared if p.case.family == family][:2]]
+    for i, item in enumerate(items):
+        kernel, outputs = run_on_board(board, exe, BOARDS["pi5"], item, tmp_path / f"out{i}")
+        assert kernel == EXPECTED[item.case.family]["pi5"], f"{item.case.id}: kernel {kernel}"
+        for got, want in zip(outputs, item.want):
+            assert_equal_int8(got, want)

@@ -36,10 +36,16 @@ ISAS = ("ref", "neon", "neon_dot", "avx2")
 # picks them on CPUs without it. On armv7 the board's flags already include NEON (armhf boards with
 # NEON are the ones tinyedge targets), and there is no dot product before ARMv8.2.
 CPU_FEATURES = {
-    "aarch64": {"neon_dot": {"zig": "+dotprod", "gcc": "+dotprod"},
+    "aarch64": {"neon_dot": {"zig": "+dotprod"},  # gcc: GCC_ISA_ARCH
                 "neon": {"zig": "-dotprod", "gcc": "+nodotprod"}},
     "armv7": {},
 }
+# ISAs whose files gcc compiles for an architecture (tuned for the board's CPU) instead of the
+# board's -mcpu plus a feature: Debian gcc 12 accepts -mcpu=cortex-a72+dotprod but then cannot
+# inline vdotq_s32 ("target specific option mismatch"), and an ARMv8.0 -mcpu lacks the ARMv8.2-A
+# features the dot-product files check for. -march=armv8.2-a+dotprod -mtune=<cpu> works for any
+# aarch64 board.
+GCC_ISA_ARCH = {"aarch64": {"neon_dot": "-march=armv8.2-a+dotprod"}}
 # Portable code on a board (everything but the ISA kernels) is compiled without loop unrolling:
 # there the ops that carry the time run NEON kernels, and the unrolled copies of the portable loops
 # cost 55 KB of a Cortex-A53 runner (315 -> 260 KB, pi4 249 -> 236 KB) for no fewer instructions
@@ -86,10 +92,20 @@ def zig_flags(board: Board) -> TargetFlags:
     return TargetFlags(target, compile_flags, extra, ("-target", target, "-O2", "-s", "-static"))
 
 
+def _arch_tuned(flags: tuple, march: str) -> tuple:
+    """`flags` with their -mcpu=/-march= replaced by `march`, tuned for the -mcpu's CPU if any."""
+    tune = tuple(f"-mtune={f.split('=', 1)[1]}" for f in flags if f.startswith("-mcpu="))
+    return tuple(f for f in flags if not f.startswith(("-mcpu=", "-march="))) + (march,) + tune
+
+
 def gcc_flags(board: Board) -> TargetFlags:
-    """Flags for Debian's cross gcc: static glibc, the board's -mcpu/-march per file."""
+    """Flags for Debian's cross gcc: static glibc, the board's -mcpu/-march per file (GCC_ISA_ARCH's
+    ISAs: their architecture, tuned for the board's CPU)."""
     cpu = tuple(board.build.gcc_cpu_flags)
-    extra = {isa: _with_feature(cpu, feat["gcc"]) for isa, feat in CPU_FEATURES[board.arch].items()}
+    extra = {isa: _with_feature(cpu, feat["gcc"]) for isa, feat in CPU_FEATURES[board.arch].items()
+             if "gcc" in feat}
+    extra.update({isa: _arch_tuned(cpu, march)
+                  for isa, march in GCC_ISA_ARCH.get(board.arch, {}).items()})
     return TargetFlags(GCC_TRIPLES[board.arch], cpu + BOARD_PORTABLE_CFLAGS, extra,
                        ("-O2", "-s", "-static"))
 

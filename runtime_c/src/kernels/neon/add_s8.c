@@ -1,37 +1,42 @@
 /*
- * add_s8.c - INT8 elementwise add of two same-shape tensors, plain NEON (te_add_s8_c8__neon),
+ * add_s8.c - INT8 elementwise add with numpy broadcasting, plain NEON (te_add_s8_c8__neon),
  * bit-exact with te_add_s8__ref (docs/quantization.md, TFLite's rule):
  *   a' = requantize((a - z_a) * 2^20, M_a, shift_a), b' likewise,
  *   y = clamp(requantize(a' + b', M_y, shift_y) + z_y, lo, hi)
- * eight elements at a time (SSUBL to int16, widened to int32 and shifted, the vector requantization
- * of requant_s8_neon.h three times), the last n mod 8 in scalar code. The multipliers are the
- * reference's, computed by the same expressions. Inputs that broadcast are refused with
- * TE_ERR_UNSUPPORTED (the loader takes the reference kernel).
+ * Prepare builds the reference's collapsed broadcast loop (kernels/ref/broadcast.h); eval walks its
+ * rows. Along a row each input either steps by one element or stays on one (stride 0: a scalar, a
+ * per-channel vector met again on each pixel's row, a per-pixel value broadcast over channels).
+ * A stepping input is processed eight elements at a time (SSUBL to int16, widened to int32 and
+ * shifted, the vector requantization of requant_s8_neon.h); a staying one is rescaled once per row
+ * in scalar code and added as a constant; the last n mod 8 elements are scalar. The multipliers
+ * are the reference's, computed by the same expressions.
+ *
+ * Refused with TE_ERR_UNSUPPORTED (the reference kernel takes them): rows shorter than 8 elements
+ * (nothing to vectorize, e.g. [N, 3] + [N, 1]), and an input whose row stride is neither 0 nor 1
+ * (numpy broadcasting of row-major inputs never makes one; the check keeps eval's assumption safe).
  */
 #include "requant_s8_neon.h"
 
 #if defined(__ARM_NEON)
+#include "kernels/ref/broadcast.h"
 #include "kernels/ref/requant_s8.h"
 
 #define ADD_LEFT_SHIFT 20
+#define ADD_MIN_ROW 8
 
 typedef struct {
-    size_t count;
+    te_loop loop;
     int32_t z_a, z_b;
     int32_t m_a, m_b, m_y;
     int shift_a, shift_b, shift_y;
     te_neon_output out;
 } te_add_s8_plan;
 
-static int same_dims(const te_tensor *a, const te_tensor *b)
-{
-    if (a->rank != b->rank)
-        return 0;
-    for (int i = 0; i < a->rank; i++)
-        if (a->dims[i] != b->dims[i])
-            return 0;
-    return 1;
-}
+/* The vector operands of one input's rescaling: requantize((v - z) * 2^20, M, shift). */
+typedef struct {
+    int8x8_t z;
+    int32x4_t m, left, right;
+} te_add_rescale;
 
 te_status te_add_s8_neon_prepare(te_node *node, te_prepare_ctx *ctx)
 {
@@ -39,14 +44,24 @@ te_status te_add_s8_neon_prepare(te_node *node, te_prepare_ctx *ctx)
         return te_prepare_fail(ctx, node, TE_ERR_SHAPE, "takes 2 inputs and 1 output, got %d and %d",
                                node->n_in, node->n_out);
     const te_tensor *a = node->in[0], *b = node->in[1], *y = node->out[0];
-    if (!same_dims(a, b) || !same_dims(a, y))
-        return te_prepare_fail(ctx, node, TE_ERR_UNSUPPORTED,
-                               "takes inputs and an output of one shape only (no broadcasting)");
     te_add_s8_plan *p = (te_add_s8_plan *)te_prepare_alloc(ctx, sizeof *p);
     if (!p)
         return te_prepare_fail(ctx, node, TE_ERR_NOMEM, "out of memory for its plan");
-    float s_a, s_b, s_y;
+    int32_t dims[TE_MAX_RANK];
+    int rank;
     te_status st;
+    if (te_broadcast_loop(a, b, &rank, dims, &p->loop) != 0)
+        return te_prepare_fail(ctx, node, TE_ERR_SHAPE,
+                               "inputs '%s' and '%s' do not broadcast (numpy rules: trailing dims "
+                               "equal or 1)", a->name, b->name);
+    if ((st = te_expect_dims(ctx, node, y, "output", rank, dims)) != TE_OK)
+        return st;
+    te_loop_collapse(&p->loop);
+    const int last = p->loop.rank - 1;
+    const ptrdiff_t sa = p->loop.strides[1][last], sb = p->loop.strides[2][last];
+    if (p->loop.dims[last] < ADD_MIN_ROW || (sa != 0 && sa != 1) || (sb != 0 && sb != 1))
+        return TE_ERR_UNSUPPORTED;
+    float s_a, s_b, s_y;
     if ((st = te_expect_qparams(ctx, node, a, "input 0", -1, &s_a, &p->z_a)) != TE_OK ||
         (st = te_expect_qparams(ctx, node, b, "input 1", -1, &s_b, &p->z_b)) != TE_OK ||
         (st = te_expect_qparams(ctx, node, y, "output", -1, &s_y, &p->out.zero_point)) != TE_OK ||
@@ -63,18 +78,77 @@ te_status te_add_s8_neon_prepare(te_node *node, te_prepare_ctx *ctx)
         (st = te_prepare_multiplier(ctx, node, t / ((double)(1 << ADD_LEFT_SHIFT) * (double)s_y),
                                     "output", &p->m_y, &p->shift_y)) != TE_OK)
         return st;
-    p->count = y->count;
     node->state = p;
     node->macs = 0;
     return TE_OK;
 }
 
+static te_add_rescale rescale_of(int32_t z, int32_t m, int shift)
+{
+    te_add_rescale r;
+    r.z = vdup_n_s8((int8_t)z);
+    r.m = vdupq_n_s32(m);
+    r.left = vdupq_n_s32(shift > 0 ? shift : 0);
+    r.right = vdupq_n_s32(shift < 0 ? shift : 0);
+    return r;
+}
+
 /* requantize((v - z) * 2^20, m, shift) for the four int16 differences v - z in d. */
-static inline int32x4_t rescale4(int16x4_t d, int32x4_t m, int32x4_t left, int32x4_t right)
+static inline int32x4_t rescale4(int16x4_t d, const te_add_rescale *r)
 {
     int32x4_t v = vshlq_n_s32(vmovl_s16(d), ADD_LEFT_SHIFT);
-    v = vqrdmulhq_s32(vqshlq_s32(v, left), m);
-    return vrshlq_s32(v, right);
+    v = vqrdmulhq_s32(vqshlq_s32(v, r->left), r->m);
+    return vrshlq_s32(v, r->right);
+}
+
+/* The rescaled values of eight elements at v: low and high four. */
+static inline void rescale8(const int8_t *v, const te_add_rescale *r, int32x4_t *lo, int32x4_t *hi)
+{
+    const int16x8_t d = vsubl_s8(vld1_s8(v), r->z);
+    *lo = rescale4(vget_low_s16(d), r);
+    *hi = rescale4(vget_high_s16(d), r);
+}
+
+/* The output step's vector operands, set up once per eval. */
+typedef struct {
+    int32x4_t m, left, right, zero_point, lo, hi;
+} te_add_output;
+
+/* A staying input's rescaled value (computed once per row); 0 for a stepping one (unused). */
+static inline int32_t rescaled_once(const int8_t *v, ptrdiff_t stride, int32_t z, int32_t m,
+                                    int shift)
+{
+    return stride ? 0 : te_requantize((v[0] - z) * (1 << ADD_LEFT_SHIFT), m, shift);
+}
+
+/* One row of n outputs; an input with stride 0 is the single value at its pointer. */
+static void add_row(const te_add_s8_plan *p, int8_t *y, const int8_t *a, ptrdiff_t sa,
+                    const int8_t *b, ptrdiff_t sb, size_t n, const te_add_rescale *ra,
+                    const te_add_rescale *rb, const te_add_output *o)
+{
+    const int32_t a_once = rescaled_once(a, sa, p->z_a, p->m_a, p->shift_a);
+    const int32_t b_once = rescaled_once(b, sb, p->z_b, p->m_b, p->shift_b);
+    int32x4_t a0 = vdupq_n_s32(a_once), a1 = a0, b0 = vdupq_n_s32(b_once), b1 = b0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        if (sa)
+            rescale8(a + i, ra, &a0, &a1);
+        if (sb)
+            rescale8(b + i, rb, &b0, &b1);
+        /* |a'|, |b'| <= 2^27 (m <= 1/2): the sum cannot overflow. */
+        const int32x4_t y0 = te_neon_requant4(vaddq_s32(a0, b0), o->m, o->left, o->right,
+                                              o->zero_point, o->lo, o->hi);
+        const int32x4_t y1 = te_neon_requant4(vaddq_s32(a1, b1), o->m, o->left, o->right,
+                                              o->zero_point, o->lo, o->hi);
+        vst1_s8(y + i, te_neon_narrow8(y0, y1));
+    }
+    for (; i < n; i++) {
+        const int32_t a2 = sa ? te_requantize((a[i] - p->z_a) * (1 << ADD_LEFT_SHIFT), p->m_a,
+                                              p->shift_a) : a_once;
+        const int32_t b2 = sb ? te_requantize((b[i] - p->z_b) * (1 << ADD_LEFT_SHIFT), p->m_b,
+                                              p->shift_b) : b_once;
+        y[i] = te_requant_s8(a2 + b2, p->m_y, p->shift_y, p->out.zero_point, p->out.lo, p->out.hi);
+    }
 }
 
 void te_add_s8_neon_eval(const te_node *node, void *scratch, int task)
@@ -82,34 +156,26 @@ void te_add_s8_neon_eval(const te_node *node, void *scratch, int task)
     (void)scratch;
     (void)task;
     const te_add_s8_plan *p = (const te_add_s8_plan *)node->state;
+    const te_loop *loop = &p->loop;
     const int8_t *a = (const int8_t *)node->in[0]->data, *b = (const int8_t *)node->in[1]->data;
     int8_t *y = (int8_t *)node->out[0]->data;
-    const size_t n = p->count;
-    const int8x8_t za = vdup_n_s8((int8_t)p->z_a), zb = vdup_n_s8((int8_t)p->z_b);
-    const int32x4_t ma = vdupq_n_s32(p->m_a), mb = vdupq_n_s32(p->m_b), my = vdupq_n_s32(p->m_y);
-    const int32x4_t la = vdupq_n_s32(p->shift_a > 0 ? p->shift_a : 0);
-    const int32x4_t ra = vdupq_n_s32(p->shift_a < 0 ? p->shift_a : 0);
-    const int32x4_t lb = vdupq_n_s32(p->shift_b > 0 ? p->shift_b : 0);
-    const int32x4_t rb = vdupq_n_s32(p->shift_b < 0 ? p->shift_b : 0);
-    const int32x4_t ly = vdupq_n_s32(p->shift_y > 0 ? p->shift_y : 0);
-    const int32x4_t ry = vdupq_n_s32(p->shift_y < 0 ? p->shift_y : 0);
-    const int32x4_t zy = vdupq_n_s32(p->out.zero_point);
-    const int32x4_t lo = vdupq_n_s32(p->out.lo), hi = vdupq_n_s32(p->out.hi);
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        const int16x8_t da = vsubl_s8(vld1_s8(a + i), za), db = vsubl_s8(vld1_s8(b + i), zb);
-        /* |a'|, |b'| <= 2^27 (m <= 1/2): the sum cannot overflow. */
-        const int32x4_t s0 = vaddq_s32(rescale4(vget_low_s16(da), ma, la, ra),
-                                       rescale4(vget_low_s16(db), mb, lb, rb));
-        const int32x4_t s1 = vaddq_s32(rescale4(vget_high_s16(da), ma, la, ra),
-                                       rescale4(vget_high_s16(db), mb, lb, rb));
-        vst1_s8(y + i, te_neon_narrow8(te_neon_requant4(s0, my, ly, ry, zy, lo, hi),
-                                       te_neon_requant4(s1, my, ly, ry, zy, lo, hi)));
-    }
-    for (; i < n; i++) {
-        const int32_t a2 = te_requantize((a[i] - p->z_a) * (1 << ADD_LEFT_SHIFT), p->m_a, p->shift_a);
-        const int32_t b2 = te_requantize((b[i] - p->z_b) * (1 << ADD_LEFT_SHIFT), p->m_b, p->shift_b);
-        y[i] = te_requant_s8(a2 + b2, p->m_y, p->shift_y, p->out.zero_point, p->out.lo, p->out.hi);
+    const te_add_rescale ra = rescale_of(p->z_a, p->m_a, p->shift_a);
+    const te_add_rescale rb = rescale_of(p->z_b, p->m_b, p->shift_b);
+    te_add_output o;
+    o.m = vdupq_n_s32(p->m_y);
+    o.left = vdupq_n_s32(p->shift_y > 0 ? p->shift_y : 0);
+    o.right = vdupq_n_s32(p->shift_y < 0 ? p->shift_y : 0);
+    o.zero_point = vdupq_n_s32(p->out.zero_point);
+    o.lo = vdupq_n_s32(p->out.lo);
+    o.hi = vdupq_n_s32(p->out.hi);
+    const int last = loop->rank - 1;
+    const size_t rows = te_loop_rows(loop), n = loop->dims[last];
+    size_t idx[TE_MAX_RANK] = {0};
+    ptrdiff_t off[TE_LOOP_MAX_OPERANDS] = {0, 0, 0};
+    for (size_t r = 0; r < rows; r++) {
+        add_row(p, y + off[0], a + off[1], loop->strides[1][last], b + off[2],
+                loop->strides[2][last], n, &ra, &rb, &o);
+        te_loop_next(loop, idx, off);
     }
 }
 

@@ -1,10 +1,12 @@
 /*
  * conv2d_s8_1x1.c - INT8 pointwise convolution as a matrix product, plain NEON
- * (te_conv2d_s8_1x1_2x4c16__neon): a 1x1, stride 1, unpadded, single-group conv2d over NHWC is
+ * (te_conv2d_s8_1x1_4x4c16__neon on aarch64, _2x4c16 on armv7): a 1x1, stride 1, unpadded,
+ * single-group conv2d over NHWC is
  * y [n*h*w, o] = x [n*h*w, c] times the OHWI weight [o, c] transposed (gemm_s8_neon.h), bit-exact
  * with te_conv2d_s8__ref. Any other conv2d is refused with TE_ERR_UNSUPPORTED so the loader takes
- * the next kernel. The dot-product kernel (neon_dot/conv2d_s8_1x1.c) shares this prepare. The
- * pixels (rows of the product) are split among tasks (te_internal.h).
+ * the next kernel (neon/conv2d_s8_kxk.c takes the other group-1 convolutions). The dot-product
+ * kernel (neon_dot/conv2d_s8_1x1.c) shares this prepare. Tasks take blocks of pixels by output
+ * channels (te_neon_gemm_s8_units).
  */
 #include "gemm_s8_neon.h"
 
@@ -33,18 +35,15 @@ te_status te_conv2d_s8_1x1_neon_prepare(te_node *node, te_prepare_ctx *ctx)
                                       node->attrs[TE_CONV2D_ACT_MAX].f, g)) != TE_OK)
         return st;
     node->state = g;
-    node->tasks = te_split_tasks(pixels, node->macs);
+    node->tasks = te_split_tasks(te_neon_gemm_s8_units(g->m, g->n), node->macs);
     return TE_OK;
 }
 
 void te_conv2d_s8_1x1_neon_eval(const te_node *node, void *scratch, int task)
 {
     (void)scratch;
-    const te_neon_gemm_s8 *g = (const te_neon_gemm_s8 *)node->state;
-    int64_t r0, r1;
-    te_task_range(g->m, node->tasks, task, &r0, &r1);
-    te_neon_gemm_s8_run(g, (const int8_t *)node->in[0]->data, (const int8_t *)node->in[1]->data,
-                        (int8_t *)node->out[0]->data, (size_t)r0, (size_t)r1, 0, g->n);
+    te_neon_gemm_s8_task((const te_neon_gemm_s8 *)node->state, (const int8_t *)node->in[0]->data,
+                         (int8_t *)node->out[0]->data, node->tasks, task);
 }
 
 #endif /* __ARM_NEON */
