@@ -80,8 +80,16 @@ class OpCase:
             return conv_bn(144, 144, 3, 1, groups=144)
         if self.label == "dwconv 3x3 s2":
             return conv_bn(144, 144, 3, 2, groups=144)
+        if self.label == "dwconv 5x5 s2":
+            return conv_bn(72, 72, 5, 2, groups=72)
+        if self.label == "dwconv 5x5 s1":
+            return conv_bn(672, 672, 5, 1, groups=672)
         if self.label == "conv 1x1 project":
             return conv_bn(960, 160, 1, act=None)
+        if self.label == "conv 3x3 stem":
+            return conv_bn(3, 32, 3, 2)
+        if self.label == "conv 3x3":
+            return conv_bn(64, 64, 3, 1)
         if self.label == "fc":
             return nn.Linear(1280, 1000)
         if self.label == "add":
@@ -96,7 +104,11 @@ OP_CASES = (
     OpCase("conv 1x1 expand", "56x56x24 -> 144, ReLU6", "conv2d", ((1, 24, 56, 56),)),
     OpCase("dwconv 3x3 s1", "56x56x144, stride 1, ReLU6", "conv2d", ((1, 144, 56, 56),)),
     OpCase("dwconv 3x3 s2", "56x56x144 -> 28x28, ReLU6", "conv2d", ((1, 144, 56, 56),)),
+    OpCase("dwconv 5x5 s2", "56x56x72 -> 28x28, ReLU6", "conv2d", ((1, 72, 56, 56),)),
+    OpCase("dwconv 5x5 s1", "14x14x672, stride 1, ReLU6", "conv2d", ((1, 672, 14, 14),)),
     OpCase("conv 1x1 project", "7x7x960 -> 160", "conv2d", ((1, 960, 7, 7),)),
+    OpCase("conv 3x3 stem", "224x224x3 -> 112x112x32, stride 2, ReLU6", "conv2d", ((1, 3, 224, 224),)),
+    OpCase("conv 3x3", "28x28x64 -> 64, ReLU6", "conv2d", ((1, 64, 28, 28),)),
     OpCase("fc", "1280 -> 1000", "fully_connected", ((1, 1280),)),
     OpCase("add", "28x28x32 + 28x28x32", "add", ((1, 32, 28, 28), (1, 32, 28, 28))),
 )
