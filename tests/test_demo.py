@@ -29,3 +29,27 @@ def test_int8_demo_model_keeps_accuracy_in_a_third_of_the_file(tmp_path):
     assert acc_f32 > 0.95
     assert acc_i8 >= acc_f32 - 0.01, (acc_f32, acc_i8)
     assert i8.file_size <= 0.30 * f32.file_size, (i8.file_size, f32.file_size)
+
+
+def test_demo_ends_with_an_emulated_deploy_and_its_per_op_table(tmp_path, capsys):
+    """Issue 5, point 6: the demo's last step deploys the INT8 model to emulated-pi4 (the Pi 4
+    runner under qemu-user, no SSH) and prints the on-device benchmark's per-op table."""
+    import shutil
+
+    import pytest
+    from rich.console import Console
+
+    if shutil.which("qemu-aarch64") is None:
+        pytest.skip("qemu-aarch64 is not installed (apt-get install qemu-user; make test installs it)")
+    model, (x_tr, _, _, _) = digits.train()
+    digits.export_onnx(model, tmp_path / "model.onnx")
+    i8 = tinyedge.build(tmp_path / "model.onnx", tmp_path / "int8.tem", quantize="int8",
+                        calib={"image": x_tr[:demo.CALIBRATION_SAMPLES]})
+    demo.emulated_deploy(i8.path, tmp_path, Console(width=160))
+    out = capsys.readouterr().out
+    assert "emulated-pi4 on local: 50 timed runs after 5 warm-up" in out
+    assert "top 10 ops by median time" in out and "GMAC/s" in out
+    for op in sorted(tinyedge.load(i8.path).ops, key=lambda o: -o.macs)[:3]:  # the costliest ops
+        assert op.name in out
+    assert "te_conv2d_s8_kxk_4x4c16__neon" in out  # the board's kernels, not the host's
+    assert (tmp_path / "trace.json").is_file() and (tmp_path / "summary.json").is_file()

@@ -2,11 +2,14 @@
 
 Prints each build's summary, then top-1 accuracy on the held-out digits, per-image latency and file
 size for the float original (PyTorch), tinyedge float32 and tinyedge INT8 side by side, and how
-closely the two tinyedge builds follow the original.
+closely the two tinyedge builds follow the original. Ends with `tinyedge deploy` of the INT8 model
+to the emulated-pi4 board: the Pi 4 runner (cross-built with zig) run under qemu-user on this
+machine, with the on-device benchmark's per-op table, as a deploy to a real board would print it.
 """
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -20,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import train as digits  # noqa: E402
 
 import tinyedge  # noqa: E402
-from tinyedge.cli.fmt import human_bytes  # noqa: E402
+from tinyedge.cli import main as tinyedge_cli  # noqa: E402
+from tinyedge.cli.fmt import human_bytes, stdout_console  # noqa: E402
 from tinyedge.evaluate import as_float, to_input  # noqa: E402
 
 CALIBRATION_SAMPLES = 256  # from the training split: the held-out digits stay unseen
@@ -45,13 +49,29 @@ def run_all(model, x: np.ndarray) -> np.ndarray:
                            for i in range(len(x))])
 
 
+def emulated_deploy(model: Path, out: Path, console: Console) -> None:
+    """`tinyedge deploy MODEL --board emulated-pi4`: the same flow as to a Pi over SSH, run here."""
+    console.rule("tinyedge deploy --board emulated-pi4 (the Pi 4 runner under qemu-user, no board)")
+    if shutil.which("qemu-aarch64") is None:
+        console.print("skipped: qemu-aarch64 is not installed (as root, `make demo` installs it; "
+                      "otherwise: sudo apt-get install qemu-user)")
+        return
+    argv = ["deploy", str(model), "--board", "emulated-pi4", "--iters", "50", "--warmup", "5",
+            "--trace", str(out / "trace.json"), "--summary-json", str(out / "summary.json")]
+    console.print("$ tinyedge " + " ".join(argv), markup=False, soft_wrap=True)
+    if tinyedge_cli(argv) != 0:
+        sys.exit(1)
+    console.print("(times are qemu's on this machine, not a Pi 4's; the trace opens in "
+                  "https://ui.perfetto.dev)")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out-dir", default="build/demo", help="where the model files are written")
     args = p.parse_args()
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    console = Console(highlight=False)
+    console = stdout_console()
 
     with console.status("training the example CNN on scikit-learn's digits"):
         model, (x_tr, _, x_te, y_te) = digits.train()
@@ -88,6 +108,7 @@ def main() -> None:
     f32, i8 = builds["float32"], builds["int8"]
     console.print(f"INT8 file: {i8.file_size / f32.file_size:.0%} of the float32 file; "
                   f"per-layer quantization report: {i8.report_path}")
+    emulated_deploy(i8.path, out, console)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from rich.markup import escape
 
 from .. import __version__
 from ..errors import TinyEdgeError
+from .fmt import stdout_console
 from . import bench, boards, build, deploy, inspect, ops, run, runner
 from . import eval as eval_cmd
 
@@ -31,7 +32,7 @@ def make_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     """Entry point of the `tinyedge` script; returns the exit status."""
     args = make_parser().parse_args(argv)
-    console = Console(highlight=False)
+    console = stdout_console()
     try:
         return args.func(args, console) or 0
     except (TinyEdgeError, OSError) as e:

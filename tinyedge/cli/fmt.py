@@ -1,4 +1,19 @@
 """Small formatting helpers shared by the commands."""
+import os
+
+from rich.console import Console
+
+# Width of output that goes to a log or a pipe: rich would assume 80 columns and fold tables.
+PIPE_WIDTH = 160
+
+
+def stdout_console() -> Console:
+    """The console for a command's results: the terminal's width, or PIPE_WIDTH columns when
+    stdout is a log or a pipe (unless $COLUMNS says otherwise), so table rows stay whole."""
+    console = Console(highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(highlight=False, width=PIPE_WIDTH)
+    return console
 
 
 def human_bytes(n: int) -> str:

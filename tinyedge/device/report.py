@@ -169,17 +169,20 @@ def render_summary(console, summary: dict) -> None:
     console.print(f"[bold]{escape(where or 'run')}[/]: {summary.get('iters')} timed runs after "
                   f"{summary.get('warmup')} warm-up, threads={summary.get('threads')}")
     console.print("latency: " + ", ".join(f"{k} {_time(lat.get(k))}" for k in LATENCY_KEYS[:5])
-                  + f"; mean {_time(lat.get('mean'))}")
+                  + f"; mean {_time(lat.get('mean'))}", soft_wrap=True)
     if summary.get("throughput_per_s") is not None:
         console.print(f"throughput: {summary['throughput_per_s']:.1f} runs/s")
     if summary["top_ops"]:
         table = Table(title=f"top {len(summary['top_ops'])} ops by median time", title_justify="left")
-        for col, justify in (("op", "left"), ("kind", "left"), ("kernel", "left"),
-                             ("median", "right"), ("share %", "right"), ("GMAC/s", "right")):
-            table.add_column(col, justify=justify)
+        # The kernel name says which code ran (and its op kind): it is never cut; long op names fold.
+        kernel_width = max(len(o["kernel"]) for o in summary["top_ops"])
+        table.add_column("op", overflow="fold")
+        table.add_column("kernel", no_wrap=True, min_width=kernel_width)
+        for col in ("median", "share %", "GMAC/s"):
+            table.add_column(col, justify="right", no_wrap=True)
         for o in summary["top_ops"]:
             rate = o["gmacs_per_s"]
-            table.add_row(escape(o["name"]), escape(o["ir_op"]), escape(o["kernel"]),
+            table.add_row(escape(o["name"]), escape(o["kernel"]),
                           _time(o["median_ns"] / 1e6), f"{100 * o['share']:.1f}",
                           "-" if not rate else f"{rate:.2f}")
         console.print(table)
