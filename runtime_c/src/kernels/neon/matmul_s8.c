@@ -29,9 +29,7 @@
 typedef struct {
     te_matmul_plan mp;
     size_t n8;  /* n rounded up to 8 */
-    int32_t a_zp, b_zp, mult;
-    int shift;
-    te_neon_output out;
+    te_matmul_s8_quant q;
 } te_matmul_s8_neon_plan;
 
 te_status te_matmul_s8_neon_prepare(te_node *node, te_prepare_ctx *ctx)
@@ -45,25 +43,9 @@ te_status te_matmul_s8_neon_prepare(te_node *node, te_prepare_ctx *ctx)
     p->n8 = (p->mp.n + 7) / 8 * 8;
     if (p->mp.k != 0 && p->n8 > TE_MATMUL_S8_MAX_PACK / sizeof(int16_t) / p->mp.k)
         return TE_ERR_UNSUPPORTED;
-    float s_a, s_b, s_y;
-    if ((st = te_expect_qparams(ctx, node, node->in[0], "a", -1, &s_a, &p->a_zp)) != TE_OK ||
-        (st = te_expect_qparams(ctx, node, node->in[1], "b", -1, &s_b, &p->b_zp)) != TE_OK ||
-        (st = te_expect_qparams(ctx, node, node->out[0], "output", -1, &s_y,
-                                &p->out.zero_point)) != TE_OK)
+    /* The reference's parameters, overflow bound and multiplier (ref/matmul_plan.c). */
+    if ((st = te_matmul_s8_quant_check(node, ctx, &p->mp, &p->q)) != TE_OK)
         return st;
-    /* The reference's overflow bound and multiplier (ref/matmul_s8.c), in the same expressions. */
-    const int64_t bound = (int64_t)p->mp.k * te_s8_reach(p->a_zp) * te_s8_reach(p->b_zp);
-    if (bound > INT32_MAX)
-        return te_prepare_fail(ctx, node, TE_ERR_SHAPE,
-                               "K = %lu: the int32 accumulator could reach %lld; supported: "
-                               "K * %lld * %lld <= 2^31 - 1", (unsigned long)p->mp.k,
-                               (long long)bound, (long long)te_s8_reach(p->a_zp),
-                               (long long)te_s8_reach(p->b_zp));
-    const double real = ((double)s_a * (double)s_b) / (double)s_y;
-    if ((st = te_prepare_multiplier(ctx, node, real, "output", &p->mult, &p->shift)) != TE_OK)
-        return st;
-    p->out.lo = -128;
-    p->out.hi = 127;
     node->state = p;
     node->scratch_size = p->mp.k * p->n8 * sizeof(int16_t);
     node->macs = (uint64_t)node->out[0]->count * (uint64_t)p->mp.k;
@@ -76,7 +58,7 @@ te_status te_matmul_s8_neon_prepare(te_node *node, te_prepare_ctx *ctx)
 static void pack_b(const te_matmul_s8_neon_plan *p, const int8_t *b, int16_t *packed)
 {
     const size_t k = p->mp.k, n = p->mp.n, n8 = p->n8;
-    const int8x8_t zb = vdup_n_s8((int8_t)p->b_zp);
+    const int8x8_t zb = vdup_n_s8((int8_t)p->q.b_zp);
     for (size_t q = 0; q < k; q++) {
         const int8_t *br = b + q * n;
         int16_t *pr = packed + q * n8;
@@ -84,7 +66,7 @@ static void pack_b(const te_matmul_s8_neon_plan *p, const int8_t *b, int16_t *pa
         for (; j + 8 <= n; j += 8)
             vst1q_s16(pr + j, vsubl_s8(vld1_s8(br + j), zb));
         for (; j < n; j++)
-            pr[j] = (int16_t)(br[j] - p->b_zp);
+            pr[j] = (int16_t)(br[j] - p->q.b_zp);
         for (; j < n8; j++)
             pr[j] = 0;
     }
@@ -94,11 +76,11 @@ static void pack_b(const te_matmul_s8_neon_plan *p, const int8_t *b, int16_t *pa
 static inline void store8(const te_matmul_s8_neon_plan *p, int8_t *y, size_t count, int32x4_t lo,
                           int32x4_t hi)
 {
-    const int32x4_t m = vdupq_n_s32(p->mult);
-    const int32x4_t left = vdupq_n_s32(p->shift > 0 ? p->shift : 0);
-    const int32x4_t right = vdupq_n_s32(p->shift < 0 ? p->shift : 0);
-    const int32x4_t z = vdupq_n_s32(p->out.zero_point);
-    const int32x4_t vlo = vdupq_n_s32(p->out.lo), vhi = vdupq_n_s32(p->out.hi);
+    const int32x4_t m = vdupq_n_s32(p->q.mult);
+    const int32x4_t left = vdupq_n_s32(p->q.shift > 0 ? p->q.shift : 0);
+    const int32x4_t right = vdupq_n_s32(p->q.shift < 0 ? p->q.shift : 0);
+    const int32x4_t z = vdupq_n_s32(p->q.y_zp);
+    const int32x4_t vlo = vdupq_n_s32(-128), vhi = vdupq_n_s32(127);
     const int8x8_t v = te_neon_narrow8(te_neon_requant4(lo, m, left, right, z, vlo, vhi),
                                        te_neon_requant4(hi, m, left, right, z, vlo, vhi));
     if (count == 8) {
@@ -132,7 +114,7 @@ static void tile_4x8(const te_matmul_s8_neon_plan *p, const int8_t *a, const int
 {
     const size_t k = p->mp.k, n = p->mp.n, n8 = p->n8;
     const int8_t *a0 = a, *a1 = a + k, *a2 = a1 + k, *a3 = a2 + k;
-    const int8x8_t za = vdup_n_s8((int8_t)p->a_zp);
+    const int8x8_t za = vdup_n_s8((int8_t)p->q.a_zp);
     int32x4_t c00 = vdupq_n_s32(0), c01 = c00, c10 = c00, c11 = c00;
     int32x4_t c20 = c00, c21 = c00, c30 = c00, c31 = c00;
     const int16_t *wq = packed + j;
@@ -154,7 +136,7 @@ static void tile_4x8(const te_matmul_s8_neon_plan *p, const int8_t *a, const int
         STEP_4X8(wq + 7 * n8, h0, h1, h2, h3, 3);
     }
     for (; q < k; q++, wq += n8) {
-        const int16_t z = (int16_t)p->a_zp;
+        const int16_t z = (int16_t)p->q.a_zp;
         const int16x4_t v0 = vdup_n_s16((int16_t)(a0[q] - z)), v1 = vdup_n_s16((int16_t)(a1[q] - z));
         const int16x4_t v2 = vdup_n_s16((int16_t)(a2[q] - z)), v3 = vdup_n_s16((int16_t)(a3[q] - z));
         STEP_4X8(wq, v0, v1, v2, v3, 0);
@@ -171,7 +153,7 @@ static void tile_1x8(const te_matmul_s8_neon_plan *p, const int8_t *a, const int
                      size_t j, int8_t *y)
 {
     const size_t k = p->mp.k, n = p->mp.n, n8 = p->n8;
-    const int8x8_t za = vdup_n_s8((int8_t)p->a_zp);
+    const int8x8_t za = vdup_n_s8((int8_t)p->q.a_zp);
     int32x4_t lo = vdupq_n_s32(0), hi = lo;
     const int16_t *wq = packed + j;
     size_t q = 0;
@@ -188,7 +170,7 @@ static void tile_1x8(const te_matmul_s8_neon_plan *p, const int8_t *a, const int
         SMLAL(lo, hi, vld1q_s16(wq + 7 * n8), h, 3);
     }
     for (; q < k; q++, wq += n8)
-        SMLAL(lo, hi, vld1q_s16(wq), vdup_n_s16((int16_t)(a[q] - p->a_zp)), 0);
+        SMLAL(lo, hi, vld1q_s16(wq), vdup_n_s16((int16_t)(a[q] - p->q.a_zp)), 0);
     store8(p, y + j, n - j < 8 ? n - j : 8, lo, hi);
 }
 

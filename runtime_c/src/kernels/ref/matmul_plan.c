@@ -1,5 +1,7 @@
 /* matmul_plan.c - matmul's shape checks and batch plan (see matmul_plan.h). */
 #include "matmul_plan.h"
+#include "quant.h"
+#include "requant_s8.h"
 
 /* Fill strides[] for one operand whose batch dims (rank - 2 of them) align right to the output's
  * batch dims; returns 0 when a dim neither equals the output's nor is 1. */
@@ -59,4 +61,24 @@ te_status te_matmul_check(te_node *node, te_prepare_ctx *ctx, te_dtype dtype, te
     out_dims[rank - 2] = m;
     out_dims[rank - 1] = n;
     return te_expect_dims(ctx, node, y, "output", rank, out_dims);
+}
+
+te_status te_matmul_s8_quant_check(te_node *node, te_prepare_ctx *ctx, const te_matmul_plan *mp,
+                                   te_matmul_s8_quant *q)
+{
+    float s_a, s_b, s_y;
+    te_status st;
+    if ((st = te_expect_qparams(ctx, node, node->in[0], "a", -1, &s_a, &q->a_zp)) != TE_OK ||
+        (st = te_expect_qparams(ctx, node, node->in[1], "b", -1, &s_b, &q->b_zp)) != TE_OK ||
+        (st = te_expect_qparams(ctx, node, node->out[0], "output", -1, &s_y, &q->y_zp)) != TE_OK)
+        return st;
+    const int64_t bound = (int64_t)mp->k * te_s8_reach(q->a_zp) * te_s8_reach(q->b_zp);
+    if (bound > INT32_MAX)
+        return te_prepare_fail(ctx, node, TE_ERR_SHAPE,
+                               "K = %lu: the int32 accumulator could reach %lld; supported: "
+                               "K * %lld * %lld <= 2^31 - 1", (unsigned long)mp->k,
+                               (long long)bound, (long long)te_s8_reach(q->a_zp),
+                               (long long)te_s8_reach(q->b_zp));
+    const double real = ((double)s_a * (double)s_b) / (double)s_y;
+    return te_prepare_multiplier(ctx, node, real, "output", &q->mult, &q->shift);
 }

@@ -25,6 +25,20 @@ typedef struct {
  * output shape) and fill *p. */
 te_status te_matmul_check(te_node *node, te_prepare_ctx *ctx, te_dtype dtype, te_matmul_plan *p);
 
+/* The INT8 matmul's quantization (docs/quantization.md), the same for every INT8 kernel:
+ *   acc[i, j] = sum_k (a[i, k] - a_zp) * (b[k, j] - b_zp)
+ *   y = sat8(requantize(acc, mult, shift) + y_zp),  real multiplier (s_a * s_b) / s_y in double */
+typedef struct {
+    int32_t a_zp, b_zp, y_zp, mult;
+    int shift;
+} te_matmul_s8_quant;
+
+/* Read the per-tensor parameters of a, b and the output into *q; refuse (TE_ERR_SHAPE) a K whose
+ * int32 accumulator could overflow (K * reach(a_zp) * reach(b_zp) > 2^31 - 1) and a multiplier the
+ * runtime cannot represent. */
+te_status te_matmul_s8_quant_check(te_node *node, te_prepare_ctx *ctx, const te_matmul_plan *mp,
+                                   te_matmul_s8_quant *q);
+
 /* Advance the batch odometer idx (zeroed before the first batch) and both operand offsets to the
  * next output batch. */
 static inline void te_matmul_next_batch(const te_matmul_plan *p, int32_t *idx, size_t *a_off,

@@ -10,13 +10,11 @@
  * Prepare refuses a K whose accumulator could overflow int32 (K * reach(z_a) * reach(z_b)).
  */
 #include "matmul_plan.h"
-#include "quant.h"
 #include "requant_s8.h"
 
 typedef struct {
     te_matmul_plan mp;
-    int32_t a_zp, b_zp, y_zp, mult;
-    int shift;
+    te_matmul_s8_quant q;
 } te_matmul_s8_plan;
 
 te_status te_matmul_s8_prepare(te_node *node, te_prepare_ctx *ctx)
@@ -27,20 +25,7 @@ te_status te_matmul_s8_prepare(te_node *node, te_prepare_ctx *ctx)
     te_status st = te_matmul_check(node, ctx, TE_DTYPE_I8, &p->mp);
     if (st != TE_OK)
         return st;
-    float s_a, s_b, s_y;
-    if ((st = te_expect_qparams(ctx, node, node->in[0], "a", -1, &s_a, &p->a_zp)) != TE_OK ||
-        (st = te_expect_qparams(ctx, node, node->in[1], "b", -1, &s_b, &p->b_zp)) != TE_OK ||
-        (st = te_expect_qparams(ctx, node, node->out[0], "output", -1, &s_y, &p->y_zp)) != TE_OK)
-        return st;
-    const int64_t bound = (int64_t)p->mp.k * te_s8_reach(p->a_zp) * te_s8_reach(p->b_zp);
-    if (bound > INT32_MAX)
-        return te_prepare_fail(ctx, node, TE_ERR_SHAPE,
-                               "K = %lu: the int32 accumulator could reach %lld; supported: "
-                               "K * %lld * %lld <= 2^31 - 1", (unsigned long)p->mp.k,
-                               (long long)bound, (long long)te_s8_reach(p->a_zp),
-                               (long long)te_s8_reach(p->b_zp));
-    const double real = ((double)s_a * (double)s_b) / (double)s_y;
-    if ((st = te_prepare_multiplier(ctx, node, real, "output", &p->mult, &p->shift)) != TE_OK)
+    if ((st = te_matmul_s8_quant_check(node, ctx, &p->mp, &p->q)) != TE_OK)
         return st;
     node->state = p;
     node->scratch_size = p->mp.n * sizeof(int32_t);
@@ -58,7 +43,7 @@ void te_matmul_s8_eval(const te_node *node, void *scratch, int task)
     int32_t *acc = (int32_t *)scratch;  /* one output row */
     const size_t m = mp->m, k = mp->k, n = mp->n;
     const size_t batches = node->out[0]->count / (m * n);
-    const int32_t a_zp = p->a_zp, b_zp = p->b_zp;
+    const int32_t a_zp = p->q.a_zp, b_zp = p->q.b_zp;
     int32_t idx[TE_MAX_RANK] = {0};
     size_t a_off = 0, b_off = 0;
 
@@ -75,7 +60,7 @@ void te_matmul_s8_eval(const te_node *node, void *scratch, int task)
                     acc[j] += av * ((int32_t)br[j] - b_zp);
             }
             for (size_t j = 0; j < n; j++)
-                yb[i * n + j] = te_requant_s8(acc[j], p->mult, p->shift, p->y_zp, -128, 127);
+                yb[i * n + j] = te_requant_s8(acc[j], p->q.mult, p->q.shift, p->q.y_zp, -128, 127);
         }
         te_matmul_next_batch(mp, idx, &a_off, &b_off);
     }
