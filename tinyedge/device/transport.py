@@ -12,6 +12,7 @@ itself exits with such a status is reported the same way; no transport can tell 
 
 import shlex
 import signal as _signal
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import BinaryIO, Callable, Iterable, List, Optional
 
@@ -84,26 +85,26 @@ def decode_line(line: bytes) -> str:
     return line.decode("utf-8", "replace").rstrip("\r")
 
 
-class Transport:
+class Transport(ABC):
     """Runs sh commands on one target; see `LocalTransport` and `connect_ssh`."""
 
     label: str = ""
     bytes_sent: int = 0
 
+    @abstractmethod
     def exec(self, command: str, stdin: Optional[BinaryIO] = None, timeout: Optional[float] = 60,
              on_sent: Optional[Callable[[int], None]] = None) -> ExecResult:
         """Run `command` with sh; copy `stdin` (a file object, streamed in chunks, counted in
         bytes_sent, on_sent(total_so_far) after each chunk) to its stdin, then close stdin.
         Past `timeout` seconds the command is stopped and CommandTimeout raised."""
-        raise NotImplementedError
 
+    @abstractmethod
     def stream(self, command: str, on_stdout: Callable[[str], None],
                on_stderr: Callable[[str], None]) -> ExecResult:
         """Run a long command, calling on_stdout/on_stderr with each line (no newline) as it
         arrives. On KeyboardInterrupt or any exception in a callback or the transport, the
         command is stopped (TERM, then KILL after 2 s) before the exception propagates.
         The returned ExecResult has empty stdout/stderr: the lines went to the callbacks."""
-        raise NotImplementedError
 
     def close(self) -> None:
         """Release the connection; the transport cannot be used afterwards."""
