@@ -1,4 +1,4 @@
-"""Guest instructions per call of tinyedge's main INT8 kernels under qemu: portable vs NEON vs dot product.
+"""Guest instructions per call of tinyedge's main kernels under qemu: portable, NEON, dot product.
 
 A repeatable proxy for work on the board (perf counters are not available in these VMs, and qemu's
 wall time says nothing about a Cortex-A72): the instructions each kernel executes, counted by a
@@ -10,8 +10,9 @@ Steps:
    dot product), static and NOT stripped (build_runner(strip=False)), so that `nm -S` gives the
    address of te_model_invoke and of every kernel's eval function (kernels.def names them).
 3. One-op INT8 models with MobileNetV2 shapes (built by tinyedge.build from small torch modules,
-   calibrated on random inputs) and a MobileNetV2-style INT8 network (tests/nets.py). Each .tem has
-   the op under test between a quantize and a dequantize (float input and output).
+   calibrated on random inputs), one-op float32 models of its depthwise shapes, and a
+   MobileNetV2-style INT8 network (tests/nets.py). Each INT8 .tem has the op under test between a
+   quantize and a dequantize (float input and output).
 4. Each model runs once (--iters 1 --warmup 0 --trace FILE) under `env -i qemu-aarch64 -cpu ...`
    with the plugin counting, call by call, the instructions from each eval's entry until control is
    back in te_model_invoke (helpers and libc calls included). The i-th call is the i-th op of the
@@ -67,6 +68,7 @@ class OpCase:
     shape: str          # how the table names the shape (NHWC, as tinyedge runs it)
     ir_op: str          # the trace's ir_op of the op under test
     inputs: tuple       # input shapes, torch layout
+    quantize: Optional[str] = "int8"  # tinyedge.build's quantize; None: a float32 model
 
     def module(self):
         """A fresh torch module computing the op (BatchNorm folded away by the compiler)."""
@@ -74,25 +76,28 @@ class OpCase:
         from torch import nn
         from nets import conv_bn
 
-        if self.label == "conv 1x1 expand":
+        label = self.label.removesuffix(" f32")  # a float row runs the module of its INT8 row
+        if label == "dwconv 3x3 s1 112":
+            return conv_bn(32, 32, 3, 1, groups=32)
+        if label == "conv 1x1 expand":
             return conv_bn(24, 144, 1)
-        if self.label == "dwconv 3x3 s1":
+        if label == "dwconv 3x3 s1":
             return conv_bn(144, 144, 3, 1, groups=144)
-        if self.label == "dwconv 3x3 s2":
+        if label == "dwconv 3x3 s2":
             return conv_bn(144, 144, 3, 2, groups=144)
-        if self.label == "dwconv 5x5 s2":
+        if label == "dwconv 5x5 s2":
             return conv_bn(72, 72, 5, 2, groups=72)
-        if self.label == "dwconv 5x5 s1":
+        if label == "dwconv 5x5 s1":
             return conv_bn(672, 672, 5, 1, groups=672)
-        if self.label == "conv 1x1 project":
+        if label == "conv 1x1 project":
             return conv_bn(960, 160, 1, act=None)
-        if self.label == "conv 3x3 stem":
+        if label == "conv 3x3 stem":
             return conv_bn(3, 32, 3, 2)
-        if self.label == "conv 3x3":
+        if label == "conv 3x3":
             return conv_bn(64, 64, 3, 1)
-        if self.label == "fc":
+        if label == "fc":
             return nn.Linear(1280, 1000)
-        if self.label == "add":
+        if label == "add":
             class Add(nn.Module):
                 def forward(self, a, b):
                     return torch.add(a, b)
@@ -111,6 +116,14 @@ OP_CASES = (
     OpCase("conv 3x3", "28x28x64 -> 64, ReLU6", "conv2d", ((1, 64, 28, 28),)),
     OpCase("fc", "1280 -> 1000", "fully_connected", ((1, 1280),)),
     OpCase("add", "28x28x32 + 28x28x32", "add", ((1, 32, 28, 28), (1, 32, 28, 28))),
+    OpCase("dwconv 3x3 s1 112 f32", "112x112x32, stride 1, ReLU6, float32", "conv2d",
+           ((1, 32, 112, 112),), quantize=None),
+    OpCase("dwconv 3x3 s1 f32", "56x56x144, stride 1, ReLU6, float32", "conv2d",
+           ((1, 144, 56, 56),), quantize=None),
+    OpCase("dwconv 3x3 s2 f32", "56x56x144 -> 28x28, ReLU6, float32", "conv2d",
+           ((1, 144, 56, 56),), quantize=None),
+    OpCase("dwconv 5x5 s1 f32", "14x14x672, stride 1, ReLU6, float32", "conv2d",
+           ((1, 672, 14, 14),), quantize=None),
 )
 
 
@@ -213,16 +226,20 @@ def calibration(shapes: dict, samples: int, seed: int) -> dict:
 
 
 def build_models(out_dir: Path, size: int, with_model: bool, console) -> dict[str, Path]:
-    """The INT8 .tem files: one per op case, and the MobileNetV2-style network unless skipped."""
+    """The .tem files: one per op case (INT8 or float32), and the MobileNetV2-style INT8 network
+    unless skipped."""
     import tinyedge
     from nets import export, mobilenet_v2, randomize_bn
 
     models = {}
     for case in OP_CASES:
         onnx_path = export_case(case, out_dir / f"{case.label.replace(' ', '_')}.onnx")
-        calib = calibration({f"in{i}": s for i, s in enumerate(case.inputs)}, 4, seed=2)
+        options = {}
+        if case.quantize:
+            options = dict(quantize=case.quantize, calib=calibration(
+                {f"in{i}": s for i, s in enumerate(case.inputs)}, 4, seed=2))
         models[case.label] = tinyedge.build(onnx_path, onnx_path.with_suffix(".tem"),
-                                            quantize="int8", calib=calib).path
+                                            **options).path
     if with_model:
         t0 = time.perf_counter()
         with warnings.catch_warnings():
@@ -323,7 +340,8 @@ def kernel_table(case_runs: dict[str, list[Run]], console) -> None:
     """Instructions per call of each kernel on each op case, and the ratio to the portable kernel."""
     table = Table("op, shape (NHWC)", "board, kernels allowed", "kernel", "MACs / elems",
                   "instructions", "per unit", "portable / this",
-                  title="INT8 kernels: guest instructions per call (qemu-user)")
+                  title="Kernels (INT8 unless the shape says float32): guest instructions per call "
+                        "(qemu-user)")
     table.columns[2].no_wrap = True
     for case in OP_CASES:
         runs = case_runs.get(case.label, [])

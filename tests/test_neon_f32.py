@@ -2,8 +2,8 @@
 
 te_conv2d_f32_1x1_4x8__neon, te_conv2d_f32_kxk_4x8__neon, te_fully_connected_f32_4x8__neon and
 te_matmul_f32_4x8__neon are the 4x8 GEMM of gemm_f32_4x8.h (4 rows, 8 output channels, inputs 4 k
-at a time; tails of 4 channels, then 1, of single rows, and of k mod 4 inputs);
-te_dwconv3x3_f32_c4__neon runs channels 4 at a time (then 1) with windows clipped at the borders.
+at a time; tails of 4 channels, then 1, of single rows, and of k mod 4 inputs). The depthwise
+kernels have their own sweep (test_neon_f32_dw.py).
 The KxK conv runs each output row's interior pixels as one GEMM per window row (or per tap, when
 groups or column dilation break the (kx, ic) run) and each border pixel alone with its clipped taps.
 The sweep walks channel, row, pixel and k counts below, at and above those tiles, strides 1 and 2,
@@ -12,8 +12,7 @@ fused clamps, and matmul batch dims that broadcast on either side with b constan
 run time. Every case is one branch of a single model (its own input and output), so each CPU model
 costs one emulated run: the pi4 runner under Cortex-A72, pi5 under Cortex-A76 and armv7-linux under
 Cortex-A15. The trace says which kernel ran each branch: a shape outside the kernels'
-specializations (dilated or 5x5 depthwise, a conv weight computed at run time) must fall back to
-te_conv2d_f32__ref.
+specializations (a conv weight computed at run time) must fall back to te_conv2d_f32__ref.
 """
 from __future__ import annotations
 
@@ -86,20 +85,6 @@ MATMUL = [
     ((4, 3), (2, 3, 20), False),  # a shared
     ((2, 6, 3), (2, 3, 2), False),  # only the scalar column tail
 ]
-# Depthwise: (batch, channels, kernel, stride, dilation, h, w, pads, clamp).
-DEPTHWISE = [
-    (1, 1, (3, 3), (1, 1), (1, 1), 3, 3, (1, 1, 1, 1), NO_CLAMP),
-    (1, 3, (3, 3), (1, 1), (1, 1), 4, 5, (1, 1, 1, 1), RELU6),   # scalar channel tail only
-    (1, 4, (3, 3), (1, 1), (1, 1), 5, 4, (0, 0, 0, 0), NO_CLAMP),  # no padding: all interior
-    (2, 5, (3, 3), (2, 2), (1, 1), 7, 7, (1, 1, 1, 1), NO_CLAMP),  # 4 + 1 channels, stride 2
-    (1, 8, (3, 3), (2, 2), (1, 1), 8, 9, (0, 0, 1, 1), RELU6),     # TF "same" stride 2
-    (1, 9, (3, 3), (1, 2), (1, 1), 6, 7, (2, 2, 2, 2), NO_CLAMP),  # windows over every border
-    (1, 16, (3, 3), (2, 1), (1, 1), 1, 6, (1, 1, 1, 1), NO_CLAMP),  # one input row
-    (1, 17, (3, 3), (1, 1), (1, 1), 2, 2, (3, 3, 3, 3), NO_CLAMP),  # windows entirely in padding
-    (1, 32, (3, 3), (1, 1), (1, 1), 6, 6, (1, 1, 1, 1), RELU6),
-    (1, 8, (3, 3), (1, 1), (2, 2), 6, 6, (2, 2, 2, 2), NO_CLAMP),  # dilated: the reference's
-    (1, 8, (5, 5), (1, 1), (1, 1), 6, 6, (2, 2, 2, 2), NO_CLAMP),  # 5x5: the reference's
-]
 # Fully connected: (rows, k, n, clamp).
 DENSE = [
     (1, 1, 1, NO_CLAMP),
@@ -131,10 +116,6 @@ def sweep_model() -> tuple[Graph, dict[str, np.ndarray], dict[str, str]]:
         kernel = "te_conv2d_f32_1x1_4x8__neon" if not any(pads) else KXK
         branch(f"pw{i}", (n, h, w, c), "conv2d", [rand(rng, o, 1, 1, c), rand(rng, o)],
                dict(strides=(s, s), pads=pads, act_min=lo, act_max=hi), kernel)
-    for i, (n, c, k, s, d, h, w, pads, (lo, hi)) in enumerate(DEPTHWISE):
-        kernel = "te_dwconv3x3_f32_c4__neon" if k == (3, 3) and d == (1, 1) else REF
-        branch(f"dw{i}", (n, h, w, c), "conv2d", [rand(rng, c, *k, 1), rand(rng, c)],
-               dict(strides=s, dilations=d, pads=pads, group=c, act_min=lo, act_max=hi), kernel)
     for i, (n, c, o, k, s, d, grp, h, w, pads, (lo, hi)) in enumerate(GENERAL):
         consts = [rand(rng, o, *k, c // grp)] + ([rand(rng, o)] if i % 3 != 1 else [])
         branch(f"cv{i}", (n, h, w, c), "conv2d", consts,
