@@ -3,15 +3,24 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 OUT    ?= build
-RUNTIME_SOURCES := $(shell find runtime_c -name '*.c' -o -name '*.h' -o -name '*.def') tinyedge/_runtime_build.py
+RUNTIME_SOURCES := $(shell find runtime_c -name '*.c' -o -name '*.h' -o -name '*.def') tinyedge/_runtime_build.py \
+                   tinyedge/cross/targets.py
 
-.PHONY: demo test sysdeps sysdeps-cross sysdeps-emulate venv runtime bench bench-int8 bench-env codegen clean
+.PHONY: demo test sysdeps sysdeps-cross sysdeps-emulate arm64-python venv runtime bench bench-int8 bench-env codegen clean
 
 demo: venv sysdeps-emulate
 	$(BIN)/python examples/digits/demo.py --out-dir $(OUT)/demo
 
-test: venv sysdeps-cross
+test: venv sysdeps-cross arm64-python
 	$(BIN)/python -m pytest -q
+
+# An aarch64 Debian Python for tests/test_extension_arm64.py (debootstrap, about 30 s and 320 MB once,
+# in ~/.cache/tinyedge/arm64-python). Built as root only; otherwise that test skips and says why.
+arm64-python: sysdeps-cross
+	@if [ "$$(id -u)" = 0 ]; then bash scripts/arm64_python.sh >/dev/null || \
+	    echo "note: no aarch64 Python root; tests/test_extension_arm64.py will skip" >&2; \
+	 else bash scripts/arm64_python.sh --check >/dev/null 2>&1 || \
+	    echo "note: no aarch64 Python root (run scripts/arm64_python.sh as root); tests/test_extension_arm64.py will skip" >&2; fi
 
 # System packages (scripts/sysdeps.sh says which and why); the tests also want the ARM cross
 # compilers and qemu-user.

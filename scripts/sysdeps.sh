@@ -46,6 +46,9 @@ fi
 if [ "$with_cross" = 1 ]; then
   # The deploy tests start their own sshd (a temporary config on a random port on 127.0.0.1).
   [ -x /usr/sbin/sshd ] || command -v sshd >/dev/null 2>&1 || cross+=(openssh-server)
+  # tests/test_extension_arm64.py runs an aarch64 Debian Python under qemu; scripts/arm64_python.sh
+  # builds its root with debootstrap (in /usr/sbin, often not on a non-root PATH).
+  command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || cross+=(debootstrap)
 fi
 
 [ ${#need[@]} -eq 0 ] && [ ${#cross[@]} -eq 0 ] && exit 0

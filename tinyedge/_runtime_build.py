@@ -1,23 +1,54 @@
 """cffi build of the C runtime as the extension `tinyedge._runtime` (out-of-line, API mode).
 
-setup.py names `ffibuilder` (`cffi_modules`), so `pip install .` compiles it. Run this file from the
-repository root (`python tinyedge/_runtime_build.py`) to rebuild the extension in place after editing
-the C sources: the build happens in a private directory and the finished `.so` is renamed into
-`tinyedge/` in one step, so several engineers can rebuild concurrently and a process importing the
-module never sees a half-written file.
+setup.py names `ffibuilder` (`cffi_modules`) and `BuildExtWithIsaFlags` (its build_ext), so
+`pip install .` compiles it, on an ARM board too. Run this file from the repository root
+(`python tinyedge/_runtime_build.py`) to rebuild the extension in place after editing the C sources:
+the build happens in a private directory and the finished `.so` is renamed into `tinyedge/` in one
+step, so several engineers can rebuild concurrently and a process importing the module never sees a
+half-written file.
+
+Each runtime source is compiled with the flags `source_flags(machine)` gives it: the common ones,
+plus, for the kernels of an ISA the machine may have (runtime_c/src/kernels/<isa>/), that ISA's flags
+from tinyedge/cross/targets.py HOST_ISA_FLAGS (an aarch64 machine compiles kernels/neon_dot/ for
+ARMv8.2-A with the dot product; the runtime calls them only where the CPU reports it). `make_ffi()`
+and `source_flags()` build nothing, so tests can cross-compile the same extension for another
+machine (tests/test_extension_arm64.py).
 """
 from __future__ import annotations
 
 import os
+import platform
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 
 from cffi import FFI
+from setuptools import Distribution, Extension
+from setuptools.command.build_ext import build_ext
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNTIME = ROOT / "runtime_c"
+# setuptools runs this file by path, and in an isolated build tinyedge is not installed: make this
+# tree's package importable for its flag tables (stdlib-only modules).
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+from tinyedge.cross.targets import HOST_ISA_FLAGS, isa_of  # noqa: E402
+
+MODULE = "tinyedge._runtime"
+# -O3: gcc's -O2 vectorizes only loops that need no remainder or run-time check (its "very cheap"
+# cost model), which leaves the conv2d kernels' channel loops scalar; -O3 vectorizes them with the
+# target's baseline vector ISA (SSE2 on x86-64, NEON on AArch64; no -march, so the module runs on
+# any CPU of its architecture: only source_flags' ISA kernels get one, and the runtime calls them
+# where the CPU reports the ISA). It changes no float result: without -ffast-math gcc never reorders
+# a float sum. -ffp-contract=off: no fused multiply-add either, so float sums round as the
+# reference's do. -pthread: the runtime's thread pool (runtime_c/src/pool.c).
+COMPILE_ARGS = ("-std=c99", "-O3", "-ffp-contract=off", "-pthread")
+LINK_ARGS = ("-pthread",)
+# Told to every file when the machine's build compiles an ISA's kernel folder with that ISA's flags:
+# kernels.c, compiled for the baseline, then lists those kernels (kernels.def) and the CPU check
+# at load decides whether they run.
+ISA_DEFINES = {"neon_dot": "-DTE_WITH_NEON_DOT"}
 
 # The public API of runtime_c/include/tinyedge.h. In API mode cffi compiles checks of every struct
 # and enum against the real header, so a mismatch fails the build instead of corrupting memory.
@@ -95,34 +126,78 @@ extern "Python" void te_py_profile_op(void *user, int op_index, uint64_t nanosec
 """
 
 
-def make_ffibuilder(absolute: bool) -> FFI:
-    """The cffi builder of the runtime. setuptools (setup.py) wants paths relative to the project;
-    a direct `ffibuilder.compile` runs from its own temp directory and needs absolute ones."""
+def runtime_sources() -> list:
+    """Every C source of the runtime (runtime_c/src), sorted, as absolute paths."""
+    return sorted((RUNTIME / "src").rglob("*.c"))
+
+
+def source_flags(machine: str) -> dict:
+    """The compile flags of each runtime source (absolute Path -> tuple) on a machine named as
+    `platform.machine()` names it ("x86_64", "aarch64", "arm64"): COMPILE_ARGS, the defines of the
+    ISAs the machine builds, and for a file in kernels/<isa>/ that ISA's flags. Include
+    directories are not among them (extension_args has them)."""
+    isa_flags = HOST_ISA_FLAGS.get(machine, {})
+    common = COMPILE_ARGS + tuple(ISA_DEFINES[isa] for isa in sorted(isa_flags) if isa in ISA_DEFINES)
+    src = RUNTIME / "src"
+    return {p: common + tuple(isa_flags.get(isa_of(p.relative_to(src).as_posix()), ()))
+            for p in runtime_sources()}
+
+
+def extension_args(absolute: bool = True) -> dict:
+    """The extension's sources, include directories, common flags and libraries (set_source's
+    keywords). setuptools (setup.py) wants paths relative to the project; a build from another
+    directory needs absolute ones."""
     def path(p: Path) -> str:
         return str(p) if absolute else os.path.relpath(p, ROOT)
 
-    builder = FFI()
-    builder.cdef(CDEF)
-    builder.set_source(
-        "tinyedge._runtime",
-        '#include "tinyedge.h"\n',
-        sources=sorted(path(p) for p in (RUNTIME / "src").rglob("*.c")),
-        include_dirs=[path(RUNTIME / "include"), path(RUNTIME / "src")],
-        # -O3: gcc's -O2 vectorizes only loops that need no remainder or run-time check (its "very
-        # cheap" cost model), which leaves the conv2d kernels' channel loops scalar; -O3
-        # vectorizes them with the target's baseline vector ISA (SSE2 on x86-64, NEON on AArch64;
-        # no -march, so the module runs on any CPU of its architecture). It changes no float
-        # result: without -ffast-math gcc never reorders a float sum. -ffp-contract=off: no fused
-        # multiply-add either, so float sums round as the reference's do.
-        # -pthread: the runtime's thread pool (runtime_c/src/pool.c).
-        extra_compile_args=["-std=c99", "-O3", "-ffp-contract=off", "-pthread"],
-        extra_link_args=["-pthread"],
-        libraries=["m"],
-    )
-    return builder
+    return {
+        "sources": [path(p) for p in runtime_sources()],
+        "include_dirs": [path(RUNTIME / "include"), path(RUNTIME / "src")],
+        # The flags of cffi's wrapper; BuildExtWithIsaFlags compiles the runtime's sources with
+        # source_flags() instead.
+        "extra_compile_args": list(COMPILE_ARGS),
+        "extra_link_args": list(LINK_ARGS),
+        "libraries": ["m"],
+    }
 
 
-ffibuilder = make_ffibuilder(absolute=False)
+def make_ffi(absolute: bool = True) -> FFI:
+    """The FFI of the runtime (its cdef and extension_args). Builds nothing: `ffi.emit_c_code(path)`
+    writes the module's C wrapper."""
+    ffi = FFI()
+    ffi.cdef(CDEF)
+    ffi.set_source(MODULE, '#include "tinyedge.h"\n', **extension_args(absolute))
+    return ffi
+
+
+class BuildExtWithIsaFlags(build_ext):
+    """setuptools' build_ext, but the runtime's sources are compiled with their own flags
+    (source_flags for this machine); everything else (cffi's wrapper, the link) is the base class's."""
+
+    def build_extension(self, ext):
+        flags = {str(p): f for p, f in source_flags(platform.machine()).items()}
+        own = [s for s in ext.sources if str(Path(s).resolve()) in flags]
+        if not own:
+            return super().build_extension(ext)
+        groups: dict = {}
+        for s in own:  # one compiler call per distinct flag set
+            groups.setdefault(flags[str(Path(s).resolve())], []).append(s)
+        objects = []
+        for extra, sources in groups.items():
+            objects += self.compiler.compile(sources, output_dir=self.build_temp,
+                                             macros=ext.define_macros, include_dirs=ext.include_dirs,
+                                             debug=self.debug, extra_postargs=list(extra),
+                                             depends=ext.depends)
+        saved = ext.sources, ext.extra_objects
+        ext.sources = [s for s in ext.sources if s not in own]
+        ext.extra_objects = list(ext.extra_objects or []) + objects
+        try:
+            return super().build_extension(ext)
+        finally:
+            ext.sources, ext.extra_objects = saved
+
+
+ffibuilder = make_ffi(absolute=False)
 
 
 def build_in_place() -> Path:
@@ -131,7 +206,7 @@ def build_in_place() -> Path:
     build_root.mkdir(exist_ok=True)
     tmp = tempfile.mkdtemp(prefix="runtime-", dir=build_root)  # same filesystem: rename is atomic
     try:
-        built = Path(make_ffibuilder(absolute=True).compile(tmpdir=tmp, verbose=False))
+        built = _build(Path(tmp))
         target = ROOT / "tinyedge" / built.name
         os.replace(built, target)
         # pip's editable install leaves its own build (e.g. _runtime.abi3.so); keep only this one so
@@ -142,6 +217,21 @@ def build_in_place() -> Path:
         return target
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _build(tmp: Path) -> Path:
+    """The extension built in `tmp` (its C wrapper, objects and the .so) with BuildExtWithIsaFlags."""
+    wrapper = tmp / "_runtime.c"
+    make_ffi(absolute=True).emit_c_code(str(wrapper))
+    args = extension_args(absolute=True)
+    ext = Extension(MODULE, **{**args, "sources": [str(wrapper), *args["sources"]]})
+    dist = Distribution({"ext_modules": [ext], "cmdclass": {"build_ext": BuildExtWithIsaFlags}})
+    cmd = dist.get_command_obj("build_ext")
+    cmd.build_lib = cmd.build_temp = str(tmp)
+    cmd.force = True
+    dist.run_command("build_ext")
+    [built] = cmd.get_outputs()
+    return Path(built)
 
 
 if __name__ == "__main__":
