@@ -49,6 +49,8 @@ if [ "$with_cross" = 1 ]; then
   # tests/test_extension_arm64.py runs an aarch64 Debian Python under qemu; scripts/arm64_python.sh
   # builds its root with debootstrap (in /usr/sbin, often not on a non-root PATH).
   command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || cross+=(debootstrap)
+  # tests/test_deploy_facts.py runs the device-facts script under busybox sh too (minimal boards).
+  command -v busybox >/dev/null 2>&1 || cross+=(busybox)
 fi
 
 [ ${#need[@]} -eq 0 ] && [ ${#cross[@]} -eq 0 ] && exit 0
