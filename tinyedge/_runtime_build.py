@@ -28,12 +28,16 @@ from setuptools import Distribution, Extension
 from setuptools.command.build_ext import build_ext
 
 ROOT = Path(__file__).resolve().parent.parent
-RUNTIME = ROOT / "runtime_c"
 # setuptools runs this file by path, and in an isolated build tinyedge is not installed: make this
-# tree's package importable for its flag tables (stdlib-only modules).
+# tree's package importable for its flag tables and resources (stdlib-only modules).
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 from tinyedge.cross.targets import HOST_ISA_FLAGS, isa_of  # noqa: E402
+from tinyedge.resources import runtime_dir  # noqa: E402
+
+# The tree's runtime_c/ when building from a checkout or an sdist; an installed wheel's copy when
+# imported from one (make_ffi and source_flags then describe the installed sources).
+RUNTIME = runtime_dir()
 
 MODULE = "tinyedge._runtime"
 # -O3: gcc's -O2 vectorizes only loops that need no remainder or run-time check (its "very cheap"

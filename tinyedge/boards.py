@@ -43,10 +43,10 @@ else:  # pragma: no cover - Python 3.9/3.10 read TOML with the tomli backport (a
     import tomli as tomllib
 
 from .errors import TinyEdgeError
+from .resources import boards_dir as builtin_boards_dir
 
-BOARDS_DIR = Path(__file__).resolve().parent.parent / "boards"
 BOARDS_DIR_ENV = "TINYEDGE_BOARDS_DIR"
-BUILTIN_SOURCE = "built-in"  # how listings name BOARDS_DIR
+BUILTIN_SOURCE = "built-in"  # how listings name builtin_boards_dir()
 
 ARCHES = ("aarch64", "armv7", "host")
 # The one zig triple per architecture: static musl, hard float on armv7.
@@ -320,7 +320,8 @@ def load_board_file(path: Union[str, Path]) -> Board:
 
 def board_dirs(boards_dir: Union[str, Path, None] = None) -> list[Path]:
     """The folders searched for boards, first match wins: `boards_dir` (else $TINYEDGE_BOARDS_DIR
-    when set), then the built-in boards/. A user folder that does not exist is a BoardError."""
+    when set), then the built-in boards (builtin_boards_dir: the checkout's boards/, else the
+    installed copy). A user folder that does not exist is a BoardError."""
     user, source = (boards_dir, "--boards-dir") if boards_dir is not None else \
         (os.environ.get(BOARDS_DIR_ENV) or None, f"${BOARDS_DIR_ENV}")
     dirs = []
@@ -330,9 +331,18 @@ def board_dirs(boards_dir: Union[str, Path, None] = None) -> list[Path]:
             raise BoardError(f"{source} {user}: no such directory (it should hold <name>.toml "
                              f"board files)")
         dirs.append(user)
-    if not dirs or dirs[0].resolve() != BOARDS_DIR:
-        dirs.append(BOARDS_DIR)
+    builtin = builtin_boards_dir()
+    if not dirs or dirs[0].resolve() != builtin.resolve():
+        dirs.append(builtin)
     return dirs
+
+
+def __getattr__(name: str):
+    # BOARDS_DIR is looked up when asked for (the checkout's boards/ or the installed copy, see
+    # resources.py), so that importing this module never fails on a broken install.
+    if name == "BOARDS_DIR":
+        return builtin_boards_dir()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def board_files(boards_dir: Union[str, Path, None] = None) -> dict[str, Path]:
@@ -411,5 +421,6 @@ def load_boards(boards_dir: Union[str, Path, None] = None) -> dict[str, Board]:
 
 
 __all__ = ["Board", "BuildSpec", "EmulateSpec", "DeploySpec", "BoardError", "BOARDS_DIR",
-           "BOARDS_DIR_ENV", "BUILTIN_SOURCE", "board_dirs", "board_files", "board_names", "load_board",
-           "load_board_file", "load_boards", "load_runner_board", "parse_board"]
+           "BOARDS_DIR_ENV", "BUILTIN_SOURCE", "board_dirs", "board_files", "board_names",
+           "builtin_boards_dir", "load_board", "load_board_file", "load_boards",
+           "load_runner_board", "parse_board"]

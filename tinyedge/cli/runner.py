@@ -14,11 +14,16 @@ from .fmt import human_bytes
 def add_parser(sub) -> None:
     from ..boards import board_names
     from ..cross import TOOLCHAINS
+    from ..errors import TinyEdgeError
 
+    try:
+        boards = "Boards: " + ", ".join(board_names()) + "."
+    except TinyEdgeError:  # e.g. a broken install without its board files: running says so
+        boards = "`tinyedge boards` lists the boards."
     p = sub.add_parser(
         "runner", help="build the static tinyedge-run program for a board",
         description="Build tinyedge-run (static, stripped) for a board unless a current build is "
-                    "cached; print its path and size. Boards: " + ", ".join(board_names()) + ".")
+                    "cached; print its path and size. " + boards)
     p.add_argument("--board", required=True, metavar="NAME",
                    help="a board name (boards/NAME.toml) or the path of a board .toml file")
     p.add_argument("--toolchain", choices=TOOLCHAINS, default=None,

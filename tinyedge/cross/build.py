@@ -23,14 +23,15 @@ from typing import Callable, Optional, Sequence
 
 from ..boards import Board
 from ..errors import TinyEdgeError
+from ..resources import runtime_dir
 from .cache import build_key, cache_root, tree_digest
 from .targets import LIBS, isa_of
 from .toolchain import Toolchain, find_toolchain
 
-ROOT = Path(__file__).resolve().parent.parent.parent
-RUNTIME = ROOT / "runtime_c"
-RUNNER_MAIN = RUNTIME / "tools" / "tinyedge_run.c"
-RUNNER_HELPERS = RUNTIME / "tools" / "run"
+# Under the runtime's folder (resources.runtime_dir(): the checkout's runtime_c/, else the copy an
+# installed wheel carries).
+RUNNER_MAIN = Path("tools") / "tinyedge_run.c"
+RUNNER_HELPERS = Path("tools") / "run"
 RUNNER_NAME = "tinyedge-run"
 BUDGET_BYTES = 300 * 1024  # aarch64, every kernel in: a third under TFLite's selective arm64 build
 
@@ -58,32 +59,34 @@ class RunnerBuild:
 
 def runtime_sources() -> list[Path]:
     """Every C file of the runtime (runtime_c/src, kernels of every ISA included)."""
-    return sorted((RUNTIME / "src").rglob("*.c"))
+    return sorted((runtime_dir() / "src").rglob("*.c"))
 
 
 def runner_sources() -> list[Path]:
     """The runner's main and its helper files."""
-    if not RUNNER_MAIN.is_file():
-        raise BuildError(f"{RUNNER_MAIN} is missing: it is the runner's main program "
-                         f"(this checkout has no tinyedge-run sources)")
-    return [RUNNER_MAIN, *sorted(RUNNER_HELPERS.glob("*.c"))]
+    runtime = runtime_dir()
+    main = runtime / RUNNER_MAIN
+    if not main.is_file():
+        raise BuildError(f"{main} is missing: it is the runner's main program "
+                         f"(this copy of the runtime has no tinyedge-run sources)")
+    return [main, *sorted((runtime / RUNNER_HELPERS).glob("*.c"))]
 
 
-def _compile_flags(tc: Toolchain, source: Path) -> tuple:
-    """The flags of one source: its ISA's (by its path under runtime_c/src), include paths last."""
+def _compile_flags(tc: Toolchain, source: Path, runtime: Path) -> tuple:
+    """The flags of one source: its ISA's (by its path under runtime/src), include paths last."""
     try:
-        rel = source.relative_to(RUNTIME / "src").as_posix()
+        rel = source.relative_to(runtime / "src").as_posix()
     except ValueError:  # the runner's own files are portable code
         rel = ""
-    return tc.flags.for_isa(isa_of(rel)) + ("-I", str(RUNTIME / "include"), "-I", str(RUNTIME / "src"))
+    return tc.flags.for_isa(isa_of(rel)) + ("-I", str(runtime / "include"), "-I", str(runtime / "src"))
 
 
-def _sources_digest(extra: Sequence[Path]) -> str:
+def _sources_digest(extra: Sequence[Path], runtime: Path) -> str:
     """The runtime's files (all of runtime_c/, hidden files aside) and any outside main sources."""
-    files = [p for p in RUNTIME.rglob("*") if p.is_file()
-             and not any(part.startswith(".") for part in p.relative_to(RUNTIME).parts)]
-    outside = [p for p in extra if RUNTIME not in p.resolve().parents]
-    digest = tree_digest(RUNTIME, files)
+    files = [p for p in runtime.rglob("*") if p.is_file()
+             and not any(part.startswith(".") for part in p.relative_to(runtime).parts)]
+    outside = [p for p in extra if runtime not in p.resolve().parents]
+    digest = tree_digest(runtime, files)
     for p in outside:
         digest = tree_digest(p.parent, [p]) + digest
     return digest
@@ -95,15 +98,19 @@ def _link_flags(tc: Toolchain, strip: bool) -> tuple:
     return tuple(tc.flags.link) if strip else tuple(f for f in tc.flags.link if f != "-s")
 
 
-def _recipe(board: Board, tc: Toolchain, sources: Sequence[Path], strip: bool) -> dict:
-    """Everything that decides the runner's bytes (the cache key is its hash)."""
+def _recipe(board: Board, tc: Toolchain, sources: Sequence[Path], strip: bool,
+            runtime: Path) -> dict:
+    """Everything that decides the runner's bytes (the cache key is its hash). Sources are named
+    relative to the runtime folder's parent (runtime_c/src/...: the checkout's root, or the
+    installed package's _data/); the -I flags keep the folder's absolute place in the key."""
+    base = runtime.parent
     return {
         "board": board.name, "arch": board.arch, "target": tc.flags.target,
         "toolchain": tc.kind, "version": tc.version,
-        "compile": {str(s.relative_to(ROOT) if ROOT in s.parents else s): list(_compile_flags(tc, s))
-                    for s in sources},
+        "compile": {str(s.relative_to(base) if base in s.parents else s):
+                    list(_compile_flags(tc, s, runtime)) for s in sources},
         "link": list(_link_flags(tc, strip)) + list(LIBS),
-        "sources": _sources_digest(sources),
+        "sources": _sources_digest(sources, runtime),
     }
 
 
@@ -124,15 +131,15 @@ def _run(argv: list, tc: Toolchain, what: str, timeout: float) -> str:
     return diagnostics
 
 
-def _compile_all(tc: Toolchain, sources: Sequence[Path], obj_dir: Path,
+def _compile_all(tc: Toolchain, sources: Sequence[Path], runtime: Path, obj_dir: Path,
                  progress: Optional[Progress]) -> tuple[list[Path], list[str]]:
     """Compile every source to obj_dir in parallel; return the objects (in source order) and warnings."""
     objects, warnings = {}, []
 
     def one(i: int, src: Path) -> tuple[int, Path, str]:
         obj = obj_dir / f"{i:03d}_{src.stem}.o"
-        text = _run([*tc.command, *_compile_flags(tc, src), "-c", str(src), "-o", str(obj)],
-                    tc, f"compiling {src}", timeout=600)
+        argv = [*tc.command, *_compile_flags(tc, src, runtime), "-c", str(src), "-o", str(obj)]
+        text = _run(argv, tc, f"compiling {src}", timeout=600)
         return i, obj, text
 
     workers = max(1, os.cpu_count() or 1)
@@ -215,9 +222,10 @@ def build_runner(board: Board, toolchain: Optional[str] = None, force: bool = Fa
     size is not the size that the budget is about."""
     cache = Path(cache) if cache else cache_root()
     tc = toolchain_for(board, toolchain, cache)
+    runtime = runtime_dir()
     # The runner's files first: they change most often, so a compile error shows up soonest.
     sources = list(main_sources if main_sources is not None else runner_sources()) + runtime_sources()
-    recipe = _recipe(board, tc, sources, strip)
+    recipe = _recipe(board, tc, sources, strip, runtime)
     key = build_key(recipe)
     runners = cache / "runners"
     # Stripped and unstripped builds have their own prefixes, so neither prunes the other.
@@ -232,7 +240,7 @@ def build_runner(board: Board, toolchain: Optional[str] = None, force: bool = Fa
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{prefix}", dir=runners))
     try:
         (tmp / "obj").mkdir()
-        objects, warnings = _compile_all(tc, sources, tmp / "obj", progress)
+        objects, warnings = _compile_all(tc, sources, runtime, tmp / "obj", progress)
         _link(tc, objects, tmp / RUNNER_NAME, progress, strip)
         shutil.rmtree(tmp / "obj")
         size = (tmp / RUNNER_NAME).stat().st_size

@@ -4,7 +4,8 @@ The cache root is $TINYEDGE_CACHE, else $XDG_CACHE_HOME/tinyedge, else ~/.cache/
   zig/                          zig's global cache (musl per target triple, compiled objects)
   runners/<board>-<toolchain>-<key>/tinyedge-run, build.json
 A runner's key hashes everything that decides its bytes: the runtime's sources (every file under
-runtime_c/, by path and content), the target, the toolchain and its version, and every flag.
+runtime_c/, by path and content: the checkout's, or the copy an installed wheel carries, see
+tinyedge/resources.py), the target, the toolchain and its version, and every flag.
 """
 from __future__ import annotations
 
