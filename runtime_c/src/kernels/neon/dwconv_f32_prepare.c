@@ -8,29 +8,14 @@
 #if defined(__ARM_NEON)
 #include <math.h>
 
+#include "dwconv_window.h"
+
 /* The width of the channel group starting at channel ch: 16 while 16 are left, then 8, 4, 1
  * (the order te_dwf_pixel walks them). */
 static int64_t group_width(int64_t c, int64_t ch)
 {
     const int64_t left = c - ch;
     return left >= 16 ? 16 : left >= 8 ? 8 : left >= 4 ? 4 : 1;
-}
-
-static int is_depthwise(const te_conv2d_shape *s, int k)
-{
-    return s->group == s->c && s->group == s->o && s->kh == k && s->kw == k && s->dh == 1 &&
-           s->dw == 1 && (s->sh == 1 || s->sh == 2) && (s->sw == 1 || s->sw == 2);
-}
-
-/* The first output column whose window starts inside the input (ix0 >= 0) and the end of those
- * whose window ends inside (ix0 + k <= w), both within [0, ow]. */
-static void interior_columns(const te_conv2d_shape *s, int k, int32_t *lo, int32_t *hi)
-{
-    const int64_t first = ((int64_t)s->pl + s->sw - 1) / s->sw;
-    const int64_t room = (int64_t)s->w - k + s->pl;  /* ox * sw <= room */
-    const int64_t end = room < 0 ? 0 : room / s->sw + 1;
-    *lo = (int32_t)(first < s->ow ? first : s->ow);
-    *hi = (int32_t)(end < s->ow ? end : s->ow);
 }
 
 te_status te_dwconv_f32_neon_prepare_window(te_node *node, te_prepare_ctx *ctx, int k)
@@ -40,7 +25,7 @@ te_status te_dwconv_f32_neon_prepare_window(te_node *node, te_prepare_ctx *ctx, 
     te_status st = te_conv2d_check(node, ctx, dt, &s);
     if (st != TE_OK)
         return st;
-    if (!is_depthwise(&s, k) || node->in[1]->storage != 1)
+    if (!te_dwconv_fits(&s, k) || node->in[1]->storage != 1)
         return te_prepare_fail(ctx, node, TE_ERR_UNSUPPORTED,
                                "takes depthwise (group = channels = outputs) %dx%d convolutions "
                                "with a constant weight, strides 1 or 2 and no dilation only (this "
@@ -81,7 +66,7 @@ te_status te_dwconv_f32_neon_prepare_window(te_node *node, te_prepare_ctx *ctx, 
     p->k = k;
     p->w = w;
     p->zeros = zeros;  /* +0.0f: te_prepare_alloc zeroes its memory */
-    interior_columns(&s, k, &p->ox_lo, &p->ox_hi);
+    te_dwconv_interior_columns(&s, k, &p->ox_lo, &p->ox_hi);
     node->state = p;
     node->macs = (uint64_t)node->out[0]->count * (uint64_t)taps;
     node->tasks = te_split_tasks((uint64_t)s.n * (uint64_t)s.oh, node->macs);

@@ -7,24 +7,8 @@
 #include "dwconv_s8_neon.h"
 
 #if defined(__ARM_NEON)
+#include "dwconv_window.h"
 #include "kernels/ref/requant_s8.h"
-
-static int is_depthwise(const te_conv2d_shape *s, int k)
-{
-    return s->group == s->c && s->group == s->o && s->kh == k && s->kw == k && s->dh == 1 &&
-           s->dw == 1 && (s->sh == 1 || s->sh == 2) && (s->sw == 1 || s->sw == 2);
-}
-
-/* The first output column whose window starts inside the input (ix0 >= 0) and the end of those
- * whose window ends inside (ix0 + k <= w), both within [0, ow]. */
-static void interior_columns(const te_conv2d_shape *s, int k, int32_t *lo, int32_t *hi)
-{
-    const int64_t first = ((int64_t)s->pl + s->sw - 1) / s->sw;
-    const int64_t room = (int64_t)s->w - k + s->pl;  /* ox * sw <= room */
-    const int64_t end = room < 0 ? 0 : room / s->sw + 1;
-    *lo = (int32_t)(first < s->ow ? first : s->ow);
-    *hi = (int32_t)(end < s->ow ? end : s->ow);
-}
 
 te_status te_dwconv_s8_neon_prepare_window(te_node *node, te_prepare_ctx *ctx, int k)
 {
@@ -33,7 +17,7 @@ te_status te_dwconv_s8_neon_prepare_window(te_node *node, te_prepare_ctx *ctx, i
     te_status st = te_conv2d_check(node, ctx, dt, &s);
     if (st != TE_OK)
         return st;
-    if (!is_depthwise(&s, k))
+    if (!te_dwconv_fits(&s, k))
         return te_prepare_fail(ctx, node, TE_ERR_UNSUPPORTED,
                                "takes depthwise (group = channels = outputs) %dx%d convolutions "
                                "with strides 1 or 2 and no dilation only (this one: %dx%d, group "
@@ -83,7 +67,7 @@ te_status te_dwconv_s8_neon_prepare_window(te_node *node, te_prepare_ctx *ctx, i
     for (size_t ch = 0; ch < c; ch++)
         p->shift_left |= p->rq.left[ch] != 0;
     /* Scratch: a row of W pixels and the widest strip of border pixels (te_dw_eval). */
-    interior_columns(&s, k, &p->ox_lo, &p->ox_hi);
+    te_dwconv_interior_columns(&s, k, &p->ox_lo, &p->ox_hi);
     const int64_t lo = p->ox_lo, hi = p->ox_hi > lo ? p->ox_hi : lo;
     const int64_t left = lo > 0 ? (lo - 1) * s.sw + k : 0;
     const int64_t right = hi < s.ow ? (s.ow - 1 - hi) * s.sw + k : 0;
