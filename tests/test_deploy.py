@@ -98,6 +98,19 @@ def test_deploy_over_ssh_fetches_identical_outputs_and_second_push_sends_nothing
     assert {p.name: p.stat().st_mtime_ns for p in home.iterdir()} == mtimes
 
 
+def test_host_board_deploys_natively_over_ssh(sshd, model, tmp_path):
+    """The `host` board: its runner is built for this machine with the system cc, so an SSH target
+    of the same kind (here, this machine) runs it natively; outputs byte-identical to the host's."""
+    result = deploy(model, "host", iters=ITERS, warmup=WARMUP, fetch_outputs=tmp_path / "out",
+                    trace=tmp_path / "trace.json", **ssh_args(sshd))
+    infos, want = host_outputs(model)
+    for info, expected in zip(infos, want):
+        got = np.load(tmp_path / "out" / f"{info.name}.npy")
+        assert got.tobytes() == np.ascontiguousarray(expected).tobytes()
+    check_trace(tmp_path / "trace.json", len(tinyedge.load(model).ops))
+    assert result.summary["meta"]["board"] == "host"
+
+
 def test_emulated_deploy_without_host_runs_here(model, tmp_path):
     res = deploy(model, EMULATED, iters=2, warmup=0, remote_dir=str(tmp_path / "remote"),
                  fetch_outputs=tmp_path / "out")

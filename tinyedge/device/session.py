@@ -15,6 +15,7 @@ Progress reaches the caller through `on_event(DeployEvent)`.
 """
 from __future__ import annotations
 
+import platform
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -129,7 +130,8 @@ def check_board(transport: Transport, board: Board) -> None:
         return
     r = transport.exec("uname -m")
     got = r.stdout.decode("utf-8", "replace").strip()
-    want = board.uname_m
+    # The host board's runner is built for this machine: the target must be the same kind.
+    want = platform.machine() if board.is_host else board.uname_m
     if r.status != 0 or got not in UNAME_ALIASES.get(want, (want,)):
         raise BoardMismatch(f"{label}: `uname -m` says {got or 'nothing'!r} but board {board.name} "
                             f"({board.path}) expects {want!r}: wrong --board for this host?")
