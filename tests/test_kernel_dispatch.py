@@ -9,6 +9,8 @@ convs, a classifier), in float32 and INT8:
 - a Pi 4 (Cortex-A72: NEON, no dot product) runs NEON kernels and never a dot-product one, even
   from the pi5 build (all of it compiled for the Cortex-A76) - and does not die with SIGILL;
 - a Pi 5 (Cortex-A76) runs dot-product kernels where the build has them;
+- the generic aarch64 build (aarch64-linux, which android-arm64 runs) uses the dot product on a
+  CPU that has it (Cortex-A76) and plain NEON on one that does not (Cortex-A53);
 - `--isa ref` runs the reference kernels only, on every board, with the same outputs as the host;
 - a bad `--isa` is a usage error.
 """
@@ -30,6 +32,8 @@ CASES = [
     ("pi5", "cortex-a72", ("__ref", "__neon"), "__neon"),          # a Pi 5 build on a Pi 4
     ("pi5", "cortex-a76", ("__ref", "__neon", "__neon_dot"), "__neon"),
     ("armv7-linux", "cortex-a15", ("__ref", "__neon"), "__neon"),
+    ("aarch64-linux", "cortex-a53", ("__ref", "__neon"), "__neon"),
+    ("aarch64-linux", "cortex-a76", ("__ref", "__neon", "__neon_dot"), "__neon"),
 ]
 
 
@@ -85,6 +89,14 @@ def test_cpu_features_choose_the_kernels(request, models, tmp_path, board_name, 
     # Bit-identical: the NEON float kernels keep the reference's summation order
     # (FLOAT_TOLERANCE_ULPS in test_neon_f32.py), the INT8 ones are bit-exact by contract.
     assert got.tobytes() == want.tobytes(), f"{board_name} on {cpu}, {dtype}: outputs differ"
+
+
+def test_generic_aarch64_build_uses_the_dot_product_where_the_cpu_has_it(request, models, tmp_path):
+    """aarch64-linux is compiled for ARMv8.0, but carries the dot-product kernels (compiled for
+    ARMv8.2-A, TE_WITH_NEON_DOT) and picks them at load on a CPU that reports the dot product."""
+    a76 = run_traced(request, "aarch64-linux", "cortex-a76", models["int8"], models["input"],
+                     tmp_path / "a76")
+    assert any(k.endswith("__neon_dot") for k in a76.values()), a76
 
 
 @pytest.mark.parametrize("board_name, cpu", [("pi5", "cortex-a76"), ("armv7-linux", "cortex-a15")])

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # tree's package importable for its flag tables and resources (stdlib-only modules).
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-from tinyedge.cross.targets import HOST_ISA_FLAGS, isa_of  # noqa: E402
+from tinyedge.cross.targets import HOST_ISA_FLAGS, isa_defines, isa_of  # noqa: E402
 from tinyedge.resources import runtime_dir  # noqa: E402
 
 # The tree's runtime_c/ when building from a checkout or an sdist; an installed wheel's copy when
@@ -49,10 +49,6 @@ MODULE = "tinyedge._runtime"
 # reference's do. -pthread: the runtime's thread pool (runtime_c/src/pool.c).
 COMPILE_ARGS = ("-std=c99", "-O3", "-ffp-contract=off", "-pthread")
 LINK_ARGS = ("-pthread",)
-# Told to every file when the machine's build compiles an ISA's kernel folder with that ISA's flags:
-# kernels.c, compiled for the baseline, then lists those kernels (kernels.def) and the CPU check
-# at load decides whether they run.
-ISA_DEFINES = {"neon_dot": "-DTE_WITH_NEON_DOT"}
 
 # The public API of runtime_c/include/tinyedge.h. In API mode cffi compiles checks of every struct
 # and enum against the real header, so a mismatch fails the build instead of corrupting memory.
@@ -141,7 +137,9 @@ def source_flags(machine: str) -> dict:
     ISAs the machine builds, and for a file in kernels/<isa>/ that ISA's flags. Include
     directories are not among them (extension_args has them)."""
     isa_flags = HOST_ISA_FLAGS.get(machine, {})
-    common = COMPILE_ARGS + tuple(ISA_DEFINES[isa] for isa in sorted(isa_flags) if isa in ISA_DEFINES)
+    # Every file is told which ISA folders get their own flags (targets.ISA_DEFINES: kernels.def
+    # then lists those kernels, and the CPU check at load decides whether they run).
+    common = COMPILE_ARGS + isa_defines(isa_flags)
     src = RUNTIME / "src"
     return {p: common + tuple(isa_flags.get(isa_of(p.relative_to(src).as_posix()), ()))
             for p in runtime_sources()}

@@ -35,11 +35,25 @@ ISAS = ("ref", "neon", "neon_dot", "avx2")
 # dot product that a Pi 5 -mcpu implies (the vectorizer emits SDOT for int8 sums), since the runtime
 # picks them on CPUs without it. On armv7 the board's flags already include NEON (armhf boards with
 # NEON are the ones tinyedge targets), and there is no dot product before ARMv8.2.
+# The dot-product files also want ARMv8.2-A (their guard checks QRDMX, which every ARMv8.2-A CPU
+# has and an ARMv8.0 -mcpu plus +dotprod does not say).
 CPU_FEATURES = {
-    "aarch64": {"neon_dot": {"zig": "+dotprod"},  # gcc: GCC_ISA_ARCH
+    "aarch64": {"neon_dot": {"zig": "+v8_2a+dotprod"},  # gcc: GCC_ISA_ARCH
                 "neon": {"zig": "-dotprod", "gcc": "+nodotprod"}},
     "armv7": {},
 }
+# Told to every file when a build compiles an ISA's kernel folder with that ISA's flags: kernels.c,
+# compiled for the board's own CPU, then lists those kernels (kernels.def) and the CPU check at load
+# decides whether they run. So every aarch64 runner carries the dot-product kernels (5-8 KB): a
+# generic aarch64 build (aarch64-linux, android-arm64) uses them on the phones and boards that have
+# the dot product, and a Pi 4 build never calls them.
+ISA_DEFINES = {"neon_dot": ("-DTE_WITH_NEON_DOT",)}
+
+
+def isa_defines(isas) -> tuple:
+    """The ISA_DEFINES of the ISAs a build compiles with their own flags."""
+    return tuple(d for isa in sorted(isas) for d in ISA_DEFINES.get(isa, ()))
+
 # ISAs whose files gcc compiles for an architecture (tuned for the board's CPU) instead of the
 # board's -mcpu plus a feature: Debian gcc 12 accepts -mcpu=cortex-a72+dotprod but then cannot
 # inline vdotq_s32 ("target specific option mismatch"), and an ARMv8.0 -mcpu lacks the ARMv8.2-A
@@ -86,9 +100,10 @@ def zig_flags(board: Board) -> TargetFlags:
     """Flags for `zig cc`: static musl, the board's CPU per file, the triple's baseline at link."""
     target = board.build.zig_target
     cpu = f"-mcpu={board.build.zig_cpu}"
-    compile_flags = ("-target", target, cpu) + BOARD_PORTABLE_CFLAGS
-    extra = {isa: ("-target", target, cpu + feat["zig"])
-             for isa, feat in CPU_FEATURES[board.arch].items()}
+    features = CPU_FEATURES[board.arch]
+    defines = isa_defines(features)
+    compile_flags = ("-target", target, cpu) + defines + BOARD_PORTABLE_CFLAGS
+    extra = {isa: ("-target", target, cpu + feat["zig"]) + defines for isa, feat in features.items()}
     return TargetFlags(target, compile_flags, extra, ("-target", target, "-O2", "-s", "-static"))
 
 
@@ -106,15 +121,19 @@ def gcc_flags(board: Board) -> TargetFlags:
              if "gcc" in feat}
     extra.update({isa: _arch_tuned(cpu, march)
                   for isa, march in GCC_ISA_ARCH.get(board.arch, {}).items()})
-    return TargetFlags(GCC_TRIPLES[board.arch], cpu + BOARD_PORTABLE_CFLAGS, extra,
+    defines = isa_defines(extra)
+    extra = {isa: flags + defines for isa, flags in extra.items()}
+    return TargetFlags(GCC_TRIPLES[board.arch], cpu + defines + BOARD_PORTABLE_CFLAGS, extra,
                        ("-O2", "-s", "-static"))
 
 
 def host_flags() -> TargetFlags:
     """Flags for the system cc on this machine: static where the platform allows it (Linux)."""
-    extra = dict(HOST_ISA_FLAGS.get(platform.machine(), {}))
+    isa_flags = HOST_ISA_FLAGS.get(platform.machine(), {})
+    defines = isa_defines(isa_flags)
+    extra = {isa: flags + defines for isa, flags in isa_flags.items()}
     static = ("-static",) if sys.platform.startswith("linux") else ()
-    return TargetFlags("host", (), extra, ("-O2", "-s") + static)
+    return TargetFlags("host", defines, extra, ("-O2", "-s") + static)
 
 
 def isa_of(relpath: str) -> str:
