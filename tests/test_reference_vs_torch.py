@@ -80,6 +80,8 @@ def conv_cases(draw):
 
 @SETTINGS
 @given(conv_cases())
+@example(c={"n": 2, "h": 9, "w": 3, "group": 1, "cin": 1, "cout": 1, "k": (1, 3), "strides": (1, 2),
+            "dilations": (1, 1), "pads": (0, 0, 0, 1), "bias": False, "relu6": False, "seed": 0})
 def test_conv2d_matches_torch(c):
     rng = np.random.default_rng(c["seed"])
     pt, pl, pb, pr = c["pads"]
@@ -91,9 +93,12 @@ def test_conv2d_matches_torch(c):
     act = dict(act_min=0.0, act_max=6.0) if c["relu6"] else {}
     got = one("conv2d", [x, w, b], strides=c["strides"], dilations=c["dilations"], pads=c["pads"],
               group=c["group"], **act)
-    xt = F.pad(nchw(x), (pl, pr, pt, pb))
-    want = F.conv2d(xt, torch.from_numpy(w.transpose(0, 3, 1, 2).copy()),
-                    None if b is None else torch.from_numpy(b), stride=c["strides"],
+    # torch in float64: a better reference than float32, and not torch's float32 CPU conv path,
+    # which once returned garbage (~1e20) in some output rows for n=2, 9x3 input, a 1x3 window,
+    # stride (1, 2) and a right pad of 1 (a hypothesis run in CI; not reproducible on demand).
+    xt = F.pad(nchw(x), (pl, pr, pt, pb)).double()
+    want = F.conv2d(xt, torch.from_numpy(w.transpose(0, 3, 1, 2).copy()).double(),
+                    None if b is None else torch.from_numpy(b).double(), stride=c["strides"],
                     dilation=c["dilations"], groups=c["group"])
     if c["relu6"]:
         want = want.clamp(0, 6)
