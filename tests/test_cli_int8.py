@@ -126,4 +126,4 @@ def test_float_layers_stay_float(model, tmp_path):
     assert build(model, out, "--quantize", "int8", "--calib",
                  calib_file(tmp_path / "c.npz", samples()), "--float-layers", "conv") == 0
     ops = {op.name: op.kernel for op in tinyedge.load(out).ops}
-    assert ops["conv"].endswith("_f32__ref") and ops["fc"].endswith("_s8__ref"), ops
+    assert ops["conv"].endswith("_f32__ref") and "_s8_" in ops["fc"], ops

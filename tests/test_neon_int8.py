@@ -2,8 +2,8 @@
 bit-exact with the portable reference kernels (the depthwise ones: test_neon_int8_dw.py).
 
 Each case is a one-op INT8 graph (the helpers of test_kernels_int8_compute.py) written as a .tem
-file. The host runs it with `tinyedge.load(...).run` (x86: the reference kernels, themselves checked
-bit for bit against the numpy reference elsewhere); tinyedge-run, cross-built with zig, runs it under
+file. The host runs it with `tinyedge.load(...).run` (x86: the reference kernels or, on a CPU with
+AVX2, the AVX2 ones; both checked bit for bit against the numpy reference elsewhere); tinyedge-run, cross-built with zig, runs it under
 qemu-user on three CPU models: pi4 (`-cpu cortex-a72`, plain NEON), pi5 (`-cpu cortex-a76`, with the
 dot product) and armv7-linux (`qemu-arm -cpu cortex-a15`, 32-bit NEON). Every output must be equal
 byte for byte, and the runner's trace must name the kernel the case is for, so a case that silently

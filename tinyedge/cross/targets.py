@@ -47,7 +47,9 @@ CPU_FEATURES = {
 # decides whether they run. So every aarch64 runner carries the dot-product kernels (5-8 KB): a
 # generic aarch64 build (aarch64-linux, android-arm64) uses them on the phones and boards that have
 # the dot product, and a Pi 4 build never calls them.
-ISA_DEFINES = {"neon_dot": ("-DTE_WITH_NEON_DOT",)}
+# Likewise the x86-64 host (HOST_ISA_FLAGS): the extension and the host runner carry the AVX2
+# kernels and use them where the CPU reports AVX2 and FMA.
+ISA_DEFINES = {"neon_dot": ("-DTE_WITH_NEON_DOT",), "avx2": ("-DTE_WITH_AVX2",)}
 
 
 def isa_defines(isas) -> tuple:

@@ -15,7 +15,7 @@
 
 #if defined(__ARM_NEON)
 #include "gemm_s8_neon.h"
-#include "im2col_s8.h"
+#include "kernels/ref/im2col_s8.h"
 
 #define TE_NEON_CONV_S8_PIXELS (2 * TE_NEON_GEMM_S8_MR)  /* output pixels per im2col block */
 

@@ -8,7 +8,7 @@
 #if defined(__ARM_NEON)
 #include <math.h>
 
-#include "dwconv_window.h"
+#include "kernels/ref/dwconv_window.h"
 
 /* The width of the channel group starting at channel ch: 16 while 16 are left, then 8, 4, 1
  * (the order te_dwf_pixel walks them). */

@@ -7,7 +7,7 @@
 #include "dwconv_s8_neon.h"
 
 #if defined(__ARM_NEON)
-#include "dwconv_window.h"
+#include "kernels/ref/dwconv_window.h"
 #include "kernels/ref/requant_s8.h"
 
 te_status te_dwconv_s8_neon_prepare_window(te_node *node, te_prepare_ctx *ctx, int k)

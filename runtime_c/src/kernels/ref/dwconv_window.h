@@ -1,12 +1,12 @@
 /*
- * dwconv_window.h - the shape questions the NEON depthwise kernels (INT8 and float32) share: does a
+ * dwconv_window.h - the shape questions the NEON and AVX2 depthwise kernels share: does a
  * conv2d fit their specialization, and which output columns have their whole window inside the
  * input (those run without bounds checks; the others take the clipped border path).
  */
-#ifndef TE_NEON_DWCONV_WINDOW_H
-#define TE_NEON_DWCONV_WINDOW_H
+#ifndef TE_REF_DWCONV_WINDOW_H
+#define TE_REF_DWCONV_WINDOW_H
 
-#include "kernels/ref/conv2d_pack.h"
+#include "conv2d_pack.h"
 
 /* A depthwise k x k conv2d (group = channels = outputs, channel multiplier 1), no dilation,
  * strides 1 or 2 on each axis. */
@@ -28,4 +28,4 @@ static inline void te_dwconv_interior_columns(const te_conv2d_shape *s, int k, i
     *hi = (int32_t)(end < s->ow ? end : s->ow);
 }
 
-#endif /* TE_NEON_DWCONV_WINDOW_H */
+#endif /* TE_REF_DWCONV_WINDOW_H */

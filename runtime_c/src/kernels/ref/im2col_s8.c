@@ -1,7 +1,6 @@
 /* im2col_s8.c - the patches of an INT8 NHWC convolution as matrix rows (im2col_s8.h). */
 #include "im2col_s8.h"
 
-#if defined(__ARM_NEON)  /* only the NEON kernels use it */
 #include <string.h>
 
 /* memcpy for the short pieces of a window row (a 3x3 stem copies 9 bytes at a time), where a call
@@ -61,4 +60,3 @@ void te_im2col_s8(const te_conv2d_shape *s, int8_t zero_point, const int8_t *x, 
     }
 }
 
-#endif /* __ARM_NEON */
