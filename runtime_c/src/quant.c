@@ -24,8 +24,8 @@ te_status te_expect_qparams(te_prepare_ctx *ctx, const te_node *node, const te_t
 te_status te_expect_same_qparams(te_prepare_ctx *ctx, const te_node *node, const te_tensor *a,
                                  const te_tensor *b)
 {
-    float sa, sb;
-    int32_t za, zb;
+    float sa = 0.0f, sb = 0.0f;  /* set on TE_OK; initialized for gcc's -Wmaybe-uninitialized */
+    int32_t za = 0, zb = 0;
     te_status st;
     if ((st = te_expect_qparams(ctx, node, a, "input", -1, &sa, &za)) != TE_OK ||
         (st = te_expect_qparams(ctx, node, b, "output", -1, &sb, &zb)) != TE_OK)

@@ -8,21 +8,14 @@
 #include "gemm_s8_avx2.h"
 
 #if defined(__AVX2__)
-#include "kernels/ref/layer_shape.h"
+#include "kernels/ref/conv2d_s8_fits.h"
 
 te_status te_conv2d_s8_1x1_avx2_prepare(te_node *node, te_prepare_ctx *ctx)
 {
-    const te_layer_dtypes dt = {TE_DTYPE_I8, TE_DTYPE_I8, TE_DTYPE_I32};
     te_conv2d_shape s;
-    te_status st = te_conv2d_check(node, ctx, dt, &s);
+    te_status st = te_conv2d_s8_fits_pointwise(node, ctx, &s);
     if (st != TE_OK)
         return st;
-    if (s.kh != 1 || s.kw != 1 || s.group != 1 || s.sh != 1 || s.sw != 1 || s.pt != 0 ||
-        s.pl != 0 || s.oh != s.h || s.ow != s.w)
-        return te_prepare_fail(ctx, node, TE_ERR_UNSUPPORTED,
-                               "takes 1x1 convolutions with stride 1, no padding and one group only "
-                               "(this one: %dx%d, stride %dx%d, group %d)", (int)s.kh, (int)s.kw,
-                               (int)s.sh, (int)s.sw, (int)s.group);
     te_avx2_gemm_s8 *g = (te_avx2_gemm_s8 *)te_prepare_alloc(ctx, sizeof *g);
     if (!g)
         return te_prepare_fail(ctx, node, TE_ERR_NOMEM, "out of memory for its plan");

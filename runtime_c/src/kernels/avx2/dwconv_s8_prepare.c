@@ -7,6 +7,7 @@
 #include "dwconv_s8_avx2.h"
 
 #if defined(__AVX2__)
+#include "kernels/ref/conv2d_s8_fits.h"
 #include "kernels/ref/dwconv_window.h"
 #include "quant.h"
 #include "requant_prepare_avx2.h"
@@ -27,18 +28,10 @@ static void te_avx2_dw_pack(const int8_t *w, size_t c, int taps, size_t blocks, 
 
 te_status te_avx2_dwconv_s8_prepare_window(te_node *node, te_prepare_ctx *ctx, int k)
 {
-    const te_layer_dtypes dt = {TE_DTYPE_I8, TE_DTYPE_I8, TE_DTYPE_I32};
     te_conv2d_shape s;
-    te_status st = te_conv2d_check(node, ctx, dt, &s);
+    te_status st = te_conv2d_s8_fits_depthwise(node, ctx, k, &s);
     if (st != TE_OK)
         return st;
-    if (!te_dwconv_fits(&s, k))
-        return te_prepare_fail(ctx, node, TE_ERR_UNSUPPORTED,
-                               "takes depthwise (group = channels = outputs) %dx%d convolutions "
-                               "with strides 1 or 2 and no dilation only (this one: %dx%d, group "
-                               "%d of %d channels, stride %dx%d, dilation %dx%d)", k, k,
-                               (int)s.kh, (int)s.kw, (int)s.group, (int)s.c, (int)s.sh,
-                               (int)s.sw, (int)s.dh, (int)s.dw);
     te_avx2_dwconv_s8_plan *p = (te_avx2_dwconv_s8_plan *)te_prepare_alloc(ctx, sizeof *p);
     if (!p)
         return te_prepare_fail(ctx, node, TE_ERR_NOMEM, "out of memory for its plan");

@@ -10,18 +10,14 @@
 #include "conv2d_s8_kxk.h"
 
 #if defined(__ARM_NEON)
+#include "kernels/ref/conv2d_s8_fits.h"
 
 te_status te_conv2d_s8_kxk_neon_prepare(te_node *node, te_prepare_ctx *ctx)
 {
-    const te_layer_dtypes dt = {TE_DTYPE_I8, TE_DTYPE_I8, TE_DTYPE_I32};
     te_conv2d_shape s;
-    te_status st = te_conv2d_check(node, ctx, dt, &s);
+    te_status st = te_conv2d_s8_fits_one_group(node, ctx, &s);
     if (st != TE_OK)
         return st;
-    if (s.group != 1)
-        return te_prepare_fail(ctx, node, TE_ERR_UNSUPPORTED,
-                               "takes convolutions with one group only (this one has %d)",
-                               (int)s.group);
     te_neon_conv2d_s8_kxk *p = (te_neon_conv2d_s8_kxk *)te_prepare_alloc(ctx, sizeof *p);
     if (!p)
         return te_prepare_fail(ctx, node, TE_ERR_NOMEM, "out of memory for its plan");

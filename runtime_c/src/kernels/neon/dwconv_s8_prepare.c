@@ -7,23 +7,16 @@
 #include "dwconv_s8_neon.h"
 
 #if defined(__ARM_NEON)
+#include "kernels/ref/conv2d_s8_fits.h"
 #include "kernels/ref/dwconv_window.h"
 #include "kernels/ref/requant_s8.h"
 
 te_status te_dwconv_s8_neon_prepare_window(te_node *node, te_prepare_ctx *ctx, int k)
 {
-    const te_layer_dtypes dt = {TE_DTYPE_I8, TE_DTYPE_I8, TE_DTYPE_I32};
     te_conv2d_shape s;
-    te_status st = te_conv2d_check(node, ctx, dt, &s);
+    te_status st = te_conv2d_s8_fits_depthwise(node, ctx, k, &s);
     if (st != TE_OK)
         return st;
-    if (!te_dwconv_fits(&s, k))
-        return te_prepare_fail(ctx, node, TE_ERR_UNSUPPORTED,
-                               "takes depthwise (group = channels = outputs) %dx%d convolutions "
-                               "with strides 1 or 2 and no dilation only (this one: %dx%d, group "
-                               "%d of %d channels, stride %dx%d, dilation %dx%d)", k, k,
-                               (int)s.kh, (int)s.kw, (int)s.group, (int)s.c, (int)s.sh,
-                               (int)s.sw, (int)s.dh, (int)s.dw);
     te_dwconv_s8_plan *p = (te_dwconv_s8_plan *)te_prepare_alloc(ctx, sizeof *p);
     if (!p)
         return te_prepare_fail(ctx, node, TE_ERR_NOMEM, "out of memory for its plan");
