@@ -58,19 +58,13 @@ te_status te_avx2_dwconv_s8_prepare_window(te_node *node, te_prepare_ctx *ctx, i
         return te_prepare_fail(ctx, node, TE_ERR_NOMEM, "%lu channels do not fit in memory",
                                (unsigned long)c);
     int16_t *wp = (int16_t *)te_prepare_alloc(ctx, pairs * p->blocks * 32 * sizeof(int16_t));
-    int64_t *bias = (int64_t *)te_prepare_alloc(ctx, c * sizeof(int64_t));
-    if (!wp || !bias)
+    if (!wp)
         return te_prepare_fail(ctx, node, TE_ERR_NOMEM, "out of memory for its weights (%lu "
                                "channels)", (unsigned long)c);
-    /* The bias absorbs -z_x * sum of the weights: |bias - z_x * sum w| <= |bias| +
-     * reach(z_x) * sum |w|, inside int32 by the overflow proof. */
+    int64_t *bias = NULL;  /* the bias absorbs -z_x * sum of the weights */
+    if ((st = te_fold_input_zero_point(node, ctx, w, bt, p->x_zp, &bias)) != TE_OK)
+        return st;
     const int8_t *wv = (const int8_t *)w->data;
-    for (size_t ch = 0; ch < c; ch++) {
-        int64_t sum = 0;
-        for (size_t t = 0; t < taps; t++)
-            sum += wv[ch * taps + t];
-        bias[ch] = (bt ? ((const int32_t *)bt->data)[ch] : 0) - (int64_t)p->x_zp * sum;
-    }
     te_avx2_dw_pack(wv, c, (int)taps, p->blocks, wp);
     if ((st = te_avx2_requant_prepare(node, ctx, &rq, bias, c, &p->rq)) != TE_OK)
         return st;

@@ -53,22 +53,10 @@ te_status te_avx2_gemm_s8_prepare(te_node *node, te_prepare_ctx *ctx, int x_rank
     /* lo, hi and z_y are in [-128, 127]: their differences fit int32. */
     g->out.lo = lo - g->out.zero_point;
     g->out.hi = hi - g->out.zero_point;
-    if (n > SIZE_MAX / sizeof(int64_t))
-        return te_prepare_fail(ctx, node, TE_ERR_NOMEM, "%lu channels do not fit in memory",
-                               (unsigned long)n);
-    int64_t *folded = (int64_t *)te_prepare_alloc(ctx, n * sizeof(int64_t));
-    if (!folded)
-        return te_prepare_fail(ctx, node, TE_ERR_NOMEM, "out of memory for %lu biases",
-                               (unsigned long)n);
+    int64_t *folded = NULL;
+    if ((st = te_fold_input_zero_point(node, ctx, w, bt, x_zp, &folded)) != TE_OK)
+        return st;
     const int8_t *wv = (const int8_t *)w->data;
-    const int32_t *bias = bt ? (const int32_t *)bt->data : NULL;
-    for (size_t j = 0; j < n; j++) {
-        int64_t sum = 0;
-        for (size_t i = 0; i < k; i++)
-            sum += wv[j * k + i];
-        /* |bias| + |z_x| * sum |w| <= INT32_MAX (te_prepare_weights_s8): within int32. */
-        folded[j] = (bias ? bias[j] : 0) - (int64_t)x_zp * sum;
-    }
     if ((st = te_avx2_requant_prepare(node, ctx, &rq, folded, n, &g->rq)) != TE_OK)
         return st;
     g->m = m;

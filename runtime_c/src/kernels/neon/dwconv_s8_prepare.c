@@ -39,21 +39,17 @@ te_status te_dwconv_s8_neon_prepare_window(te_node *node, te_prepare_ctx *ctx, i
         return te_prepare_fail(ctx, node, TE_ERR_NOMEM, "%lu channels do not fit in memory",
                                (unsigned long)c);
     int8_t *wt = (int8_t *)te_prepare_alloc(ctx, taps * c);
-    int64_t *bias = (int64_t *)te_prepare_alloc(ctx, c * sizeof(int64_t));
-    if (!wt || !bias)
+    if (!wt)
         return te_prepare_fail(ctx, node, TE_ERR_NOMEM, "out of memory for its weights (%lu "
                                "channels)", (unsigned long)c);
-    /* OHWI [C, k, k, 1] -> [k * k][C]; the bias absorbs -z_x * sum of the weights:
-     * |bias - z_x * sum w| <= |bias| + reach(z_x) * sum |w|, inside int32 by the overflow proof. */
+    int64_t *bias = NULL;  /* the bias absorbs -z_x * sum of the weights */
+    if ((st = te_fold_input_zero_point(node, ctx, w, bt, p->x_zp, &bias)) != TE_OK)
+        return st;
+    /* OHWI [C, k, k, 1] -> [k * k][C] */
     const int8_t *wv = (const int8_t *)w->data;
-    for (size_t ch = 0; ch < c; ch++) {
-        int64_t sum = 0;
-        for (size_t t = 0; t < taps; t++) {
+    for (size_t ch = 0; ch < c; ch++)
+        for (size_t t = 0; t < taps; t++)
             wt[t * c + ch] = wv[ch * taps + t];
-            sum += wv[ch * taps + t];
-        }
-        bias[ch] = (bt ? ((const int32_t *)bt->data)[ch] : 0) - (int64_t)p->x_zp * sum;
-    }
     if ((st = te_neon_requant_prepare(node, ctx, &rq, bias, c, &p->rq)) != TE_OK)
         return st;
     p->w = wt;

@@ -27,4 +27,35 @@ te_status te_prepare_weights_s8(te_node *node, te_prepare_ctx *ctx, const te_ten
                                 const te_tensor *bias, float s_x, int32_t z_x, float s_y,
                                 te_channel_requant *out);
 
+/* The bias with the input zero point folded in, for kernels that multiply the raw int8 input:
+ * folded[c] = bias[c] - z_x * sum_i w[c, i] (bias NULL counts as 0), in te_prepare_alloc memory.
+ * After te_prepare_weights_s8's overflow proof every value is within int32. Inline on purpose: it
+ * is compiled with the calling kernel's ISA flags. In a portable file built for a Pi 5's CPU the
+ * vectorizer turns the int8 sum into SDOT, and a Pi 5 runner started on a Pi 4 would die with
+ * SIGILL while loading a model (tests/test_kernel_dispatch.py runs exactly that). */
+static inline te_status te_fold_input_zero_point(te_node *node, te_prepare_ctx *ctx,
+                                                 const te_tensor *w, const te_tensor *bias,
+                                                 int32_t z_x, int64_t **folded)
+{
+    const size_t n = (size_t)w->dims[0], k = w->count / n;
+    if (n > SIZE_MAX / sizeof(int64_t))
+        return te_prepare_fail(ctx, node, TE_ERR_NOMEM, "%lu channels do not fit in memory",
+                               (unsigned long)n);
+    int64_t *out = (int64_t *)te_prepare_alloc(ctx, n * sizeof(int64_t));
+    if (!out)
+        return te_prepare_fail(ctx, node, TE_ERR_NOMEM, "out of memory for %lu biases",
+                               (unsigned long)n);
+    const int8_t *wv = (const int8_t *)w->data;
+    const int32_t *b = bias ? (const int32_t *)bias->data : NULL;
+    for (size_t c = 0; c < n; c++) {
+        int64_t sum = 0;
+        for (size_t i = 0; i < k; i++)
+            sum += wv[c * k + i];
+        /* |bias| + |z_x| * sum |w| <= INT32_MAX (te_prepare_weights_s8): within int32. */
+        out[c] = (b ? b[c] : 0) - (int64_t)z_x * sum;
+    }
+    *folded = out;
+    return TE_OK;
+}
+
 #endif /* TE_REF_WEIGHTS_S8_H */
